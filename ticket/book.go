@@ -1,0 +1,150 @@
+package ticket
+
+import (
+	"context"
+	"fmt"
+)
+
+// Request asks for one booking.
+type Request struct {
+	// ID is the booking id, chosen by the caller. Booking an id that is
+	// already in the file returns that booking (Result.Replayed) instead
+	// of taking a second seat: a retry after a crash stays exactly-once.
+	ID string
+	// Buyer is who books.
+	Buyer string
+	// Seat is the seat asked for, or 0 for any free seat.
+	Seat int
+	// Seller is the slot of the process committing the booking.
+	Seller int
+	// Fingerprint, if set, identifies the request's content; a replay of
+	// the same ID with another fingerprint fails with ErrKeyReused.
+	Fingerprint string
+}
+
+// Result is the outcome of one Request of a batch.
+type Result struct {
+	// Booking is the confirmed booking when Err is nil.
+	Booking Booking
+	// Replayed reports that the booking id was already in the file and
+	// Booking is the existing booking.
+	Replayed bool
+	// Err is nil, or wraps ErrSoldOut, ErrSeatTaken, ErrInvalid or
+	// ErrKeyReused.
+	Err error
+}
+
+// Book books one seat. The booking is durable when Book returns nil.
+func (s *Store) Book(ctx context.Context, event string, r Request) (Booking, Commit, error) {
+	res, c, err := s.BookBatch(ctx, event, []Request{r})
+	if err != nil {
+		return Booking{}, c, err
+	}
+	return res[0].Booking, c, res[0].Err
+}
+
+// BookBatch applies reqs in order under one lock acquisition and one
+// durable write (group commit) and returns one Result per request. An
+// error from BookBatch itself (no such event, lock timeout, corrupt file,
+// a failed write) means no request was committed. The bookings are
+// durable when BookBatch returns.
+func (s *Store) BookBatch(ctx context.Context, event string, reqs []Request) ([]Result, Commit, error) {
+	var results []Result
+	c, err := s.update(ctx, event, func(e *Event) (bool, error) {
+		var changed bool
+		results, changed = apply(e, reqs)
+		return changed, nil
+	})
+	if err != nil {
+		return nil, c, err
+	}
+	return results, c, nil
+}
+
+// seats indexes an event's bookings for allocation.
+type seats struct {
+	e     *Event
+	byID  map[string]int // booking id -> index in e.Bookings
+	taken map[int]bool
+	next  int // no seat below next is free
+}
+
+func newSeats(e *Event) *seats {
+	s := &seats{
+		e:     e,
+		byID:  make(map[string]int, len(e.Bookings)),
+		taken: make(map[int]bool, len(e.Bookings)),
+		next:  1,
+	}
+	for i, b := range e.Bookings {
+		s.byID[b.ID] = i
+		s.taken[b.Seat] = true
+	}
+	return s
+}
+
+// apply books reqs into e in order. It reports whether e changed.
+func apply(e *Event, reqs []Request) ([]Result, bool) {
+	idx := newSeats(e)
+	results := make([]Result, len(reqs))
+	changed := false
+	for i, r := range reqs {
+		results[i] = idx.book(r)
+		if results[i].Err == nil && !results[i].Replayed {
+			changed = true
+		}
+	}
+	return results, changed
+}
+
+func (s *seats) book(r Request) Result {
+	switch {
+	case !ValidBookingID(r.ID):
+		return Result{Err: fmt.Errorf("%w: booking id %q", ErrInvalid, r.ID)}
+	case !ValidBuyer(r.Buyer):
+		return Result{Err: fmt.Errorf("%w: buyer must be 1..%d bytes of UTF-8", ErrInvalid, MaxBuyer)}
+	case r.Seat < 0 || r.Seat > s.e.Capacity:
+		return Result{Err: fmt.Errorf("%w: seat %d outside 1..%d", ErrInvalid, r.Seat, s.e.Capacity)}
+	case !validFingerprint(r.Fingerprint):
+		return Result{Err: fmt.Errorf("%w: fingerprint %q", ErrInvalid, r.Fingerprint)}
+	}
+	if i, ok := s.byID[r.ID]; ok {
+		b := s.e.Bookings[i]
+		if b.Fingerprint != r.Fingerprint {
+			return Result{Err: fmt.Errorf("%w: %s", ErrKeyReused, r.ID)}
+		}
+		return Result{Booking: b, Replayed: true}
+	}
+	seat := r.Seat
+	switch {
+	case len(s.e.Bookings) >= s.e.Capacity:
+		return Result{Err: fmt.Errorf("%w: %s has %d seats", ErrSoldOut, s.e.ID, s.e.Capacity)}
+	case seat != 0 && s.taken[seat]:
+		return Result{Err: fmt.Errorf("%w: seat %d of %s", ErrSeatTaken, seat, s.e.ID)}
+	case seat == 0:
+		for s.taken[s.next] {
+			s.next++
+		}
+		seat = s.next
+	}
+	b := Booking{ID: r.ID, Seat: seat, Buyer: r.Buyer, Seller: r.Seller, Fingerprint: r.Fingerprint}
+	s.byID[b.ID] = len(s.e.Bookings)
+	s.taken[seat] = true
+	s.e.Bookings = append(s.e.Bookings, b)
+	return Result{Booking: b}
+}
+
+// validFingerprint accepts an empty fingerprint or up to 128 characters
+// that need no JSON escaping.
+func validFingerprint(fp string) bool {
+	if len(fp) > 128 {
+		return false
+	}
+	for i := 0; i < len(fp); i++ {
+		c := fp[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}

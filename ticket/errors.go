@@ -1,0 +1,36 @@
+package ticket
+
+import "errors"
+
+// Sentinel errors. Callers test for them with errors.Is; the returned
+// errors wrap them with the event, file or value concerned.
+var (
+	// ErrSoldOut is returned for a booking of any seat when every seat of
+	// the event is taken.
+	ErrSoldOut = errors.New("ticket: sold out")
+	// ErrSeatTaken is returned for a booking of a named seat that another
+	// booking holds.
+	ErrSeatTaken = errors.New("ticket: seat taken")
+	// ErrNoEvent is returned when the event's ticket file does not exist.
+	ErrNoEvent = errors.New("ticket: no such event")
+	// ErrNoBooking is returned by Lookup and Cancel when the event holds no
+	// booking with that id.
+	ErrNoBooking = errors.New("ticket: no such booking")
+	// ErrEventExists is returned by Create when the event's ticket file
+	// already exists.
+	ErrEventExists = errors.New("ticket: event exists")
+	// ErrInvalid is returned for input outside the store's bounds: a bad
+	// event or booking id, a capacity outside 1..MaxCapacity, a seat outside
+	// 1..capacity, an empty or over-long buyer.
+	ErrInvalid = errors.New("ticket: invalid input")
+	// ErrKeyReused is returned when a booking id that is already in the
+	// file is booked again with a different request fingerprint: the same
+	// idempotency key sent with a different body.
+	ErrKeyReused = errors.New("ticket: booking id reused with a different request")
+	// ErrCorrupt is returned when a ticket file cannot be parsed or breaks
+	// the format's rules. The file is left untouched.
+	ErrCorrupt = errors.New("ticket: corrupt ticket file")
+	// ErrLockTimeout is returned when the event's lock could not be
+	// acquired before the lock timeout or the caller's deadline.
+	ErrLockTimeout = errors.New("ticket: timed out waiting for the event lock")
+)

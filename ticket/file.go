@@ -1,0 +1,185 @@
+package ticket
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Format is the ticket file format version this package writes and reads.
+const Format = 1
+
+// Bounds of what the store accepts.
+const (
+	// MaxCapacity is the largest capacity of an event.
+	MaxCapacity = 10_000_000
+	// MaxBuyer is the longest buyer name, in bytes.
+	MaxBuyer = 200
+)
+
+var (
+	eventIDPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	bookingIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+)
+
+// ValidEventID reports whether id can name an event: it matches
+// [a-z0-9][a-z0-9_-]{0,63}, so it can never be a path.
+func ValidEventID(id string) bool { return eventIDPattern.MatchString(id) }
+
+// ValidBookingID reports whether id can name a booking:
+// [A-Za-z0-9][A-Za-z0-9_-]{0,63}.
+func ValidBookingID(id string) bool { return bookingIDPattern.MatchString(id) }
+
+// ValidBuyer reports whether buyer is a non-empty UTF-8 string of at most
+// MaxBuyer bytes.
+func ValidBuyer(buyer string) bool {
+	return buyer != "" && len(buyer) <= MaxBuyer && utf8.ValidString(buyer)
+}
+
+// Booking is one confirmed seat.
+type Booking struct {
+	// ID is unique within the event; the caller chooses it.
+	ID string `json:"id"`
+	// Seat is in 1..capacity and unique within the event.
+	Seat int `json:"seat"`
+	// Buyer is who booked.
+	Buyer string `json:"buyer"`
+	// Seller is the slot of the seller process that committed the booking.
+	Seller int `json:"seller"`
+	// Fingerprint identifies the request that made the booking (for
+	// example a hash of an idempotency key's request body); empty if none.
+	Fingerprint string `json:"fp,omitempty"`
+}
+
+// Event is the content of one ticket file.
+type Event struct {
+	// Format is the file format version (Format).
+	Format int `json:"format"`
+	// ID is the event id, equal to the file's base name.
+	ID string `json:"event"`
+	// Capacity is the number of seats, numbered 1..Capacity.
+	Capacity int `json:"capacity"`
+	// Revision counts the commits that changed the file.
+	Revision int64 `json:"revision"`
+	// Bookings are the live bookings, in commit order.
+	Bookings []Booking `json:"bookings"`
+}
+
+// Sold is the number of seats taken.
+func (e *Event) Sold() int { return len(e.Bookings) }
+
+// Available is the number of free seats.
+func (e *Event) Available() int { return e.Capacity - len(e.Bookings) }
+
+// Decode parses and validates a ticket file. Any error wraps ErrCorrupt.
+// The data is untrusted: Decode never panics and bounds what it accepts.
+func Decode(data []byte) (*Event, error) {
+	var e Event
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrCorrupt)
+	}
+	if err := e.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &e, nil
+}
+
+func (e *Event) validate() error {
+	if e.Format != Format {
+		return fmt.Errorf("format %d, want %d", e.Format, Format)
+	}
+	if !ValidEventID(e.ID) {
+		return fmt.Errorf("event id %q is invalid", e.ID)
+	}
+	if e.Capacity < 1 || e.Capacity > MaxCapacity {
+		return fmt.Errorf("capacity %d outside 1..%d", e.Capacity, MaxCapacity)
+	}
+	if e.Revision < 0 {
+		return fmt.Errorf("revision %d is negative", e.Revision)
+	}
+	if len(e.Bookings) > e.Capacity {
+		return fmt.Errorf("%d bookings exceed capacity %d", len(e.Bookings), e.Capacity)
+	}
+	ids := make(map[string]struct{}, len(e.Bookings))
+	seats := make(map[int]struct{}, len(e.Bookings))
+	for i, b := range e.Bookings {
+		if !ValidBookingID(b.ID) {
+			return fmt.Errorf("booking %d: invalid id %q", i, b.ID)
+		}
+		if b.Seat < 1 || b.Seat > e.Capacity {
+			return fmt.Errorf("booking %s: seat %d outside 1..%d", b.ID, b.Seat, e.Capacity)
+		}
+		if !ValidBuyer(b.Buyer) {
+			return fmt.Errorf("booking %s: invalid buyer", b.ID)
+		}
+		if !validFingerprint(b.Fingerprint) {
+			return fmt.Errorf("booking %s: invalid fingerprint", b.ID)
+		}
+		if _, dup := ids[b.ID]; dup {
+			return fmt.Errorf("booking id %s appears twice", b.ID)
+		}
+		if _, dup := seats[b.Seat]; dup {
+			return fmt.Errorf("seat %d is booked twice", b.Seat)
+		}
+		ids[b.ID] = struct{}{}
+		seats[b.Seat] = struct{}{}
+	}
+	return nil
+}
+
+// Encode renders the event as the ticket file: an indented JSON object
+// with one booking per line, so the file reads well and diffs well.
+func (e *Event) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(128 + 96*len(e.Bookings))
+	id, _ := json.Marshal(e.ID)
+	fmt.Fprintf(&buf, "{\n  \"format\": %d,\n  \"event\": %s,\n  \"capacity\": %d,\n  \"revision\": %d,\n  \"bookings\": [",
+		e.Format, id, e.Capacity, e.Revision)
+	for i, b := range e.Bookings {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n    ")
+		if err := encodeBooking(&buf, b); err != nil {
+			return nil, err
+		}
+	}
+	if len(e.Bookings) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("]\n}\n")
+	return buf.Bytes(), nil
+}
+
+// encodeBooking appends one booking as compact JSON, writing the numbers
+// and ids directly and leaving string escaping to encoding/json.
+func encodeBooking(buf *bytes.Buffer, b Booking) error {
+	buyer, err := json.Marshal(b.Buyer)
+	if err != nil {
+		return fmt.Errorf("encode booking %s: %w", b.ID, err)
+	}
+	// Booking ids and fingerprints are validated to need no escaping.
+	buf.WriteString(`{"id":"`)
+	buf.WriteString(b.ID)
+	buf.WriteString(`","seat":`)
+	buf.WriteString(strconv.Itoa(b.Seat))
+	buf.WriteString(`,"buyer":`)
+	buf.Write(buyer)
+	buf.WriteString(`,"seller":`)
+	buf.WriteString(strconv.Itoa(b.Seller))
+	if b.Fingerprint != "" {
+		fp, _ := json.Marshal(b.Fingerprint)
+		buf.WriteString(`,"fp":`)
+		buf.Write(fp)
+	}
+	buf.WriteByte('}')
+	return nil
+}

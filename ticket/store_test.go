@@ -1,0 +1,331 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mustOpen opens a locked store in a fresh temp dir.
+func mustOpen(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustCreate(t testing.TB, s *Store, event string, capacity int) {
+	t.Helper()
+	if _, err := s.Create(context.Background(), event, capacity); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateAndGet(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "demo", 3)
+	if _, err := s.Create(ctx, "demo", 3); !errors.Is(err, ErrEventExists) {
+		t.Fatalf("second create: %v, want ErrEventExists", err)
+	}
+	e, err := s.Get(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Capacity != 3 || e.Sold() != 0 || e.Available() != 3 || e.Format != Format {
+		t.Fatalf("got %+v", e)
+	}
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNoEvent) {
+		t.Fatalf("get unknown: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "nope.lock")); !os.IsNotExist(err) {
+		t.Fatalf("a request for an unknown event left a lock file: %v", err)
+	}
+	ids, err := s.List()
+	if err != nil || len(ids) != 1 || ids[0] != "demo" {
+		t.Fatalf("list: %v %v", ids, err)
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	for _, id := range []string{"", "../etc", "a/b", "Demo", ".hidden", "-x", "a b", strings.Repeat("a", 65), "..", "a\x00"} {
+		if _, err := s.Create(ctx, id, 1); !errors.Is(err, ErrInvalid) {
+			t.Errorf("create %q: %v, want ErrInvalid", id, err)
+		}
+		if _, _, err := s.Book(ctx, id, Request{ID: "b1", Buyer: "x"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("book %q: %v, want ErrInvalid", id, err)
+		}
+	}
+	for _, c := range []int{0, -1, MaxCapacity + 1} {
+		if _, err := s.Create(ctx, "ev", c); !errors.Is(err, ErrInvalid) {
+			t.Errorf("capacity %d: %v, want ErrInvalid", c, err)
+		}
+	}
+	mustCreate(t, s, "max", MaxCapacity)
+	mustCreate(t, s, "ev", 5)
+	for name, r := range map[string]Request{
+		"seat 6":      {ID: "b1", Buyer: "x", Seat: 6},
+		"seat -1":     {ID: "b1", Buyer: "x", Seat: -1},
+		"empty buyer": {ID: "b1", Buyer: ""},
+		"long buyer":  {ID: "b1", Buyer: strings.Repeat("x", MaxBuyer+1)},
+		"bad utf8":    {ID: "b1", Buyer: "\xff"},
+		"bad id":      {ID: "../b", Buyer: "x"},
+		"empty id":    {ID: "", Buyer: "x"},
+		"quote in fp": {ID: "b1", Buyer: "x", Fingerprint: `a"b`},
+		"long fp":     {ID: "b1", Buyer: "x", Fingerprint: strings.Repeat("f", 129)},
+	} {
+		if _, _, err := s.Book(ctx, "ev", r); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	if e, _ := s.Get(ctx, "ev"); e.Sold() != 0 || e.Revision != 0 {
+		t.Fatalf("invalid requests changed the file: %+v", e)
+	}
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: strings.Repeat("é", MaxBuyer/2), Seat: 5}); err != nil {
+		t.Fatalf("boundary request: %v", err)
+	}
+}
+
+func TestBookSellsOutAndSeatsAreUnique(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 4)
+	b, _, err := s.Book(ctx, "ev", Request{ID: "named", Buyer: "n", Seat: 2})
+	if err != nil || b.Seat != 2 {
+		t.Fatalf("named seat: %+v %v", b, err)
+	}
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "again", Buyer: "n", Seat: 2}); !errors.Is(err, ErrSeatTaken) {
+		t.Fatalf("taken seat: %v", err)
+	}
+	var got []int
+	for i := 0; i < 3; i++ {
+		b, _, err := s.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b.Seat)
+	}
+	if fmt.Sprint(got) != "[1 3 4]" {
+		t.Fatalf("any-seat allocation %v, want [1 3 4]", got)
+	}
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "late", Buyer: "x"}); !errors.Is(err, ErrSoldOut) {
+		t.Fatalf("sold out: %v", err)
+	}
+	e, _ := s.Get(ctx, "ev")
+	if e.Sold() != 4 || e.Revision != 4 {
+		t.Fatalf("sold %d revision %d", e.Sold(), e.Revision)
+	}
+}
+
+func TestDuplicateBookingIDIsExactlyOnce(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 10)
+	first, _, err := s.Book(ctx, "ev", Request{ID: "k1", Buyer: "a", Fingerprint: "f1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, c, err := s.BookBatch(ctx, "ev", []Request{{ID: "k1", Buyer: "a", Fingerprint: "f1"}})
+	if err != nil || !res[0].Replayed || res[0].Booking != first || c.Wrote {
+		t.Fatalf("replay: %+v %+v %v", res, c, err)
+	}
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "k1", Buyer: "b", Fingerprint: "f2"}); !errors.Is(err, ErrKeyReused) {
+		t.Fatalf("reused id: %v", err)
+	}
+	// Inside one batch too: the second request with the same id replays.
+	res, _, err = s.BookBatch(ctx, "ev", []Request{{ID: "k2", Buyer: "a"}, {ID: "k2", Buyer: "a"}})
+	if err != nil || res[0].Err != nil || !res[1].Replayed || res[1].Booking.Seat != res[0].Booking.Seat {
+		t.Fatalf("batch duplicate: %+v %v", res, err)
+	}
+	if e, _ := s.Get(ctx, "ev"); e.Sold() != 2 {
+		t.Fatalf("sold %d, want 2", e.Sold())
+	}
+}
+
+func TestCancelThenRebook(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 1)
+	b, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Lookup(ctx, "ev", "b1"); err != nil || got != b {
+		t.Fatalf("lookup: %+v %v", got, err)
+	}
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"}); !errors.Is(err, ErrSoldOut) {
+		t.Fatalf("want sold out: %v", err)
+	}
+	if _, err := s.Cancel(ctx, "ev", "b1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Cancel(ctx, "ev", "b1"); !errors.Is(err, ErrNoBooking) {
+		t.Fatalf("second cancel: %v", err)
+	}
+	if _, err := s.Lookup(ctx, "ev", "b1"); !errors.Is(err, ErrNoBooking) {
+		t.Fatalf("lookup cancelled: %v", err)
+	}
+	b2, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"})
+	if err != nil || b2.Seat != 1 {
+		t.Fatalf("rebook: %+v %v", b2, err)
+	}
+}
+
+func TestCorruptFileIsReportedAndKept(t *testing.T) {
+	for name, content := range map[string]string{
+		"garbage":      "not json",
+		"truncated":    `{"format":1,"event":"ev","capacity":3,"revision":1,"bookings":[{"id":"a","se`,
+		"trailing":     `{"format":1,"event":"ev","capacity":3,"revision":0,"bookings":[]} {}`,
+		"format":       `{"format":9,"event":"ev","capacity":3,"revision":0,"bookings":[]}`,
+		"other event":  `{"format":1,"event":"xx","capacity":3,"revision":0,"bookings":[]}`,
+		"seat twice":   `{"format":1,"event":"ev","capacity":3,"revision":2,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0},{"id":"b","seat":1,"buyer":"y","seller":0}]}`,
+		"id twice":     `{"format":1,"event":"ev","capacity":3,"revision":2,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0},{"id":"a","seat":2,"buyer":"y","seller":0}]}`,
+		"seat outside": `{"format":1,"event":"ev","capacity":3,"revision":1,"bookings":[{"id":"a","seat":4,"buyer":"x","seller":0}]}`,
+		"empty":        ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := mustOpen(t, Options{})
+			path := s.Path("ev")
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := s.Book(context.Background(), "ev", Request{ID: "b", Buyer: "x"})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("got %v, want ErrCorrupt naming %s", err, path)
+			}
+			if _, err := s.Get(context.Background(), "ev"); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("get: %v", err)
+			}
+			if got, _ := os.ReadFile(path); string(got) != content {
+				t.Fatalf("corrupt file was changed to %q", got)
+			}
+		})
+	}
+}
+
+func TestFileIsReadableJSON(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	s.Book(ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
+	s.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
+	data, _ := os.ReadFile(s.Path("ev"))
+	want := `{
+  "format": 1,
+  "event": "ev",
+  "capacity": 5,
+  "revision": 2,
+  "bookings": [
+    {"id":"b1","seat":1,"buyer":"quote \" and \\ slash","seller":3},
+    {"id":"b2","seat":4,"buyer":"ünï","seller":0,"fp":"abc"}
+  ]
+}
+`
+	if string(data) != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", data, want)
+	}
+	e, err := Decode(data)
+	if err != nil || e.Bookings[0].Buyer != `quote " and \ slash` {
+		t.Fatalf("round trip: %+v %v", e, err)
+	}
+}
+
+func TestStaleTempFilesRemovedOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, "ev", 2)
+	s.Close()
+	stale := filepath.Join(dir, ".ev.json.999999999.123.tmp")
+	os.WriteFile(stale, []byte("half"), 0o644)
+	other := filepath.Join(dir, "notes.tmp")
+	os.WriteFile(other, []byte("keep"), 0o644)
+	s2, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temp file survived Open: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("unrelated file removed: %v", err)
+	}
+}
+
+func TestWriteErrorKeepsOldFile(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	before, _ := os.ReadFile(s.Path("ev"))
+	// A directory where the temp file must go makes the write fail.
+	if os.Getuid() == 0 {
+		t.Skip("root ignores directory permissions")
+	}
+	os.Chmod(s.Dir(), 0o555)
+	defer os.Chmod(s.Dir(), 0o755)
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); err == nil {
+		t.Fatal("book succeeded in a read-only directory")
+	}
+	after, _ := os.ReadFile(s.Path("ev"))
+	if string(after) != string(before) {
+		t.Fatal("failed write changed the ticket file")
+	}
+}
+
+func TestSharedReadersWhileWriterCommits(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 200)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := -1
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e, err := s.Get(ctx, "ev")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if e.Sold() < last || int64(e.Sold()) != e.Revision {
+					t.Errorf("reader saw sold %d revision %d after %d", e.Sold(), e.Revision, last)
+					return
+				}
+				last = e.Sold()
+				// flock(2) has no writer preference: readers re-taking the
+				// shared lock back to back starve the writer. Pace them as
+				// clients would.
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		if _, _, err := s.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "w"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/supervisor"
+	"github.com/bookerhq/booker/ticket"
+)
+
+// bookingView is a booking as the API shows it.
+type bookingView struct {
+	ID     string `json:"id"`
+	Event  string `json:"event"`
+	Seat   int    `json:"seat"`
+	Buyer  string `json:"buyer"`
+	Seller int    `json:"seller"`
+}
+
+// MaxKey is the longest Idempotency-Key accepted, in bytes.
+const MaxKey = 255
+
+// book handles POST /v1/events/{id}/bookings: validate, assign the booking
+// id, queue the request for a seller, wait for its result, answer.
+func (s *Server) book(w http.ResponseWriter, r *http.Request) {
+	call := time.Now()
+	event := r.PathValue("id")
+	req, err := bookingRequest(w, r, event)
+	if err != nil {
+		s.cfg.Observer.Booking(event, "invalid")
+		writeDecodeError(w, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	res, code := s.submit(r.Context(), req)
+	s.cfg.Observer.Booking(event, code)
+	if h := s.cfg.History; h != nil {
+		op := Op{Call: call, Return: time.Now(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat, Result: code}
+		if res != nil && res.Booking != nil {
+			op.Booked, op.Seller = res.Booking.Seat, res.Booking.Seller
+		}
+		h.Record(op)
+	}
+	if code != "confirmed" {
+		s.writeBookingError(w, code, res)
+		return
+	}
+	b := res.Booking
+	s.cfg.Ledger.Confirm(event, b.ID, b.Seat)
+	w.Header().Set("Location", "/v1/events/"+event+"/bookings/"+b.ID)
+	if res.Replayed && key != "" {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusCreated, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+}
+
+// bookingRequest decodes and validates a booking and assigns its id: a
+// random one, or with an Idempotency-Key one derived from the event and
+// key, so a replay (even after a restart of booker) names the same
+// booking, with a fingerprint of the body to tell a different body apart.
+func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.Request, error) {
+	bad := func(msg string) (ipc.Request, error) {
+		return ipc.Request{}, &errBadRequest{http.StatusBadRequest, "invalid_request", msg}
+	}
+	if !ticket.ValidEventID(event) {
+		return bad("invalid event id")
+	}
+	var body struct {
+		Buyer *string `json:"buyer"`
+		Seat  *int    `json:"seat"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		return ipc.Request{}, err
+	}
+	if body.Buyer == nil || !ticket.ValidBuyer(*body.Buyer) {
+		return bad(`"buyer" must be a non-empty UTF-8 string of at most ` + strconv.Itoa(ticket.MaxBuyer) + " bytes")
+	}
+	req := ipc.Request{Event: event, Buyer: *body.Buyer}
+	if body.Seat != nil {
+		if *body.Seat < 1 {
+			return bad(`"seat" must be a seat number from 1 to the capacity`)
+		}
+		req.Seat = *body.Seat
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if r.Header.Values("Idempotency-Key") != nil {
+		if key == "" || len(key) > MaxKey || !utf8.ValidString(key) {
+			return bad("Idempotency-Key must be 1.." + strconv.Itoa(MaxKey) + " bytes of UTF-8")
+		}
+		id := sha256.Sum256([]byte(event + "\x00" + key))
+		fp := sha256.Sum256([]byte(req.Buyer + "\x00" + strconv.Itoa(req.Seat)))
+		req.ID = "k-" + hex.EncodeToString(id[:16])
+		req.Fingerprint = hex.EncodeToString(fp[:12])
+	} else {
+		var rnd [10]byte
+		rand.Read(rnd[:])
+		req.ID = "b-" + hex.EncodeToString(rnd[:])
+	}
+	return req, nil
+}
+
+// submit queues the request and returns the seller's result with the
+// result label of booker_bookings_total.
+func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, string) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.BookingTimeout)
+	defer cancel()
+	res, err := s.cfg.Queue.Submit(ctx, req)
+	switch {
+	case errors.Is(err, supervisor.ErrOverloaded), errors.Is(err, supervisor.ErrStopping):
+		return nil, "overloaded"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return nil, "timeout"
+	case err != nil:
+		return nil, "error"
+	}
+	switch res.Code {
+	case ipc.CodeOK:
+		return res, "confirmed"
+	case ipc.CodeSoldOut, ipc.CodeSeatTaken:
+		return res, res.Code
+	case ipc.CodeInvalid, ipc.CodeKeyReused, ipc.CodeNoEvent:
+		return res, "invalid"
+	case ipc.CodeLockTimeout, ipc.CodeExpired:
+		return res, "timeout"
+	}
+	return res, "error"
+}
+
+func (s *Server) writeBookingError(w http.ResponseWriter, code string, res *ipc.Result) {
+	msg := ""
+	if res != nil {
+		msg = res.Message
+	}
+	switch {
+	case code == "overloaded":
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "overloaded", "booking queue is full or booker is shutting down; retry later")
+	case code == "timeout":
+		writeError(w, http.StatusGatewayTimeout, "timeout", "no seller answered in time; retry with an Idempotency-Key to book at most once "+msg)
+	case res == nil:
+		writeError(w, http.StatusInternalServerError, "internal_error", "booking failed")
+	case res.Code == ipc.CodeSoldOut:
+		writeError(w, http.StatusConflict, "sold_out", msg)
+	case res.Code == ipc.CodeSeatTaken:
+		writeError(w, http.StatusConflict, "seat_taken", msg)
+	case res.Code == ipc.CodeNoEvent:
+		writeError(w, http.StatusNotFound, "event_not_found", msg)
+	case res.Code == ipc.CodeKeyReused:
+		writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+	case res.Code == ipc.CodeInvalid:
+		writeError(w, http.StatusBadRequest, "invalid_request", msg)
+	default:
+		s.cfg.Log.Error("booking failed", "code", res.Code, "message", msg)
+		writeError(w, http.StatusInternalServerError, "internal_error", msg)
+	}
+}
+
+func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
+	event, id := r.PathValue("id"), r.PathValue("booking")
+	b, err := s.cfg.Store.Lookup(r.Context(), event, id)
+	if err != nil {
+		s.writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+}
+
+func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
+	event, id := r.PathValue("id"), r.PathValue("booking")
+	b, err := s.cfg.Store.Cancel(r.Context(), event, id)
+	if err != nil {
+		s.writeStoreError(w, err)
+		return
+	}
+	s.cfg.Ledger.Cancel(event, id)
+	writeJSON(w, http.StatusOK, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+}

@@ -1,0 +1,258 @@
+// Package api provides booker's JSON HTTP API. Every error body is
+// {"error": "<code>", "message": "<text>"}.
+//
+// Bookings go through the supervisor's queue to a seller process; event
+// reads, lookups and cancellations are served from the ticket store
+// directly, under its lock.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/bookerhq/booker/audit"
+	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/supervisor"
+	"github.com/bookerhq/booker/ticket"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+// Queue is what the API needs of the supervisor.
+type Queue interface {
+	Submit(ctx context.Context, req ipc.Request) (*ipc.Result, error)
+	Sellers() []supervisor.SellerStatus
+	Ready() (ready, desired int)
+}
+
+// Observer receives what the API answers, for metrics. Its methods must
+// not block.
+type Observer interface {
+	// Booking is called once per booking request answered, with the
+	// result label (confirmed, sold_out, seat_taken, invalid, overloaded,
+	// timeout, error).
+	Booking(event, result string)
+	// HTTP is called once per request with its route pattern and status.
+	HTTP(route string, code int, d time.Duration)
+	// Audited is called with each audit report computed.
+	Audited(e *ticket.Event, r audit.Report)
+}
+
+// Config configures a Server.
+type Config struct {
+	Store  *ticket.Store
+	Queue  Queue
+	Ledger *audit.Ledger
+	// Observer may be nil.
+	Observer Observer
+	// BookingTimeout bounds a booking from arrival to answer (504 after).
+	BookingTimeout time.Duration
+	// Metrics, if set, is served at /metrics.
+	Metrics http.Handler
+	// History, if set, records every booking operation.
+	History Recorder
+	Log     *slog.Logger
+}
+
+// Recorder records booking operations for the history check.
+type Recorder interface {
+	Record(op Op)
+}
+
+// Op is one booking operation as a client saw it.
+type Op struct {
+	Call, Return time.Time
+	Event, ID    string
+	Buyer        string
+	Seat         int // asked for; 0 for any
+	Result       string
+	Booked       int // seat confirmed, when Result is "confirmed"
+	Seller       int
+}
+
+// Server serves the API. It is safe for concurrent use.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.BookingTimeout <= 0 {
+		cfg.BookingTimeout = 5 * time.Second
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.route("/healthz", methods{"GET": s.healthz})
+	s.route("/readyz", methods{"GET": s.readyz})
+	s.route("/v1/events", methods{"GET": s.listEvents, "POST": s.createEvent})
+	s.route("/v1/events/{id}", methods{"GET": s.getEvent})
+	s.route("/v1/events/{id}/audit", methods{"GET": s.auditEvent})
+	s.route("/v1/events/{id}/bookings", methods{"POST": s.book})
+	s.route("/v1/events/{id}/bookings/{booking}", methods{"GET": s.getBooking, "DELETE": s.cancelBooking})
+	s.route("/v1/sellers", methods{"GET": s.sellers})
+	if cfg.Metrics != nil {
+		s.route("/metrics", methods{"GET": cfg.Metrics.ServeHTTP})
+	}
+	s.route("/", methods{})
+	return s
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Booking(string, string)              {}
+func (nopObserver) HTTP(string, int, time.Duration)     {}
+func (nopObserver) Audited(*ticket.Event, audit.Report) {}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// methods maps HTTP methods to handlers of one route.
+type methods map[string]http.HandlerFunc
+
+// route registers a pattern whose wrong methods get a JSON 405 and whose
+// answers are timed under the pattern (a bounded label).
+func (s *Server) route(pattern string, ms methods) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		switch h, ok := ms[r.Method]; {
+		case pattern == "/":
+			writeError(rec, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path)
+		case !ok:
+			allow := ""
+			for m := range ms {
+				allow += m + " "
+			}
+			rec.Header().Set("Allow", allow)
+			writeError(rec, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+pattern)
+		default:
+			h(rec, r)
+		}
+		s.cfg.Observer.HTTP(pattern, rec.code, time.Since(start))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// errorBody is every error's body.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, code int, errCode, msg string) {
+	writeJSON(w, code, errorBody{Error: errCode, Message: msg})
+}
+
+// errBadRequest is a client error found while decoding a request.
+type errBadRequest struct {
+	code   int
+	errStr string
+	msg    string
+}
+
+func (e *errBadRequest) Error() string { return e.msg }
+
+// decode reads a JSON body strictly into v: JSON content type (or none),
+// at most MaxBody bytes, no unknown fields, no trailing data.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &errBadRequest{http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json"}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &errBadRequest{http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("body over %d bytes", MaxBody)}
+		}
+		return &errBadRequest{http.StatusBadRequest, "invalid_request", "invalid JSON body: " + err.Error()}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &errBadRequest{http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("body over %d bytes", MaxBody)}
+		}
+		return &errBadRequest{http.StatusBadRequest, "invalid_request", "data after the JSON object"}
+	}
+	return nil
+}
+
+func writeDecodeError(w http.ResponseWriter, err error) {
+	var br *errBadRequest
+	if errors.As(err, &br) {
+		writeError(w, br.code, br.errStr, br.msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+}
+
+// writeStoreError answers a ticket store error.
+func (s *Server) writeStoreError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ticket.ErrNoEvent):
+		writeError(w, http.StatusNotFound, "event_not_found", err.Error())
+	case errors.Is(err, ticket.ErrNoBooking):
+		writeError(w, http.StatusNotFound, "booking_not_found", err.Error())
+	case errors.Is(err, ticket.ErrEventExists):
+		writeError(w, http.StatusConflict, "event_exists", err.Error())
+	case errors.Is(err, ticket.ErrInvalid):
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, ticket.ErrLockTimeout), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "timeout", err.Error())
+	default:
+		s.cfg.Log.Error("ticket store", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ready, desired := s.cfg.Queue.Ready()
+	body := map[string]int{"ready": ready, "desired": desired}
+	if ready < desired {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]any{"error": "not_ready",
+			"message": fmt.Sprintf("%d of %d sellers ready", ready, desired), "ready": ready, "desired": desired})
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) sellers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Queue.Sellers())
+}

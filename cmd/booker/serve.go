@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bookerhq/booker/api"
+	"github.com/bookerhq/booker/audit"
+	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/seller"
+	"github.com/bookerhq/booker/supervisor"
+	"github.com/bookerhq/booker/ticket"
+)
+
+// run dispatches the subcommands; without one it serves.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "seller":
+			return seller.Main(ctx, args[1:], stdout, stderr)
+		case "load":
+			return runLoad(ctx, args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := parseServe(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stdout, stderr)
+}
+
+// serveConfig is booker's command line.
+type serveConfig struct {
+	DataDir         string
+	Event           string
+	Tickets         int
+	Sellers         int
+	Mode            ticket.Mode
+	RaceWindow      time.Duration
+	Listen          string
+	Socket          string
+	QueueSize       int
+	Fsync           bool
+	ShutdownTimeout time.Duration
+	SellerBin       string
+	LogFormat       string
+	BookingTimeout  time.Duration
+	LockTimeout     time.Duration
+	MaxRestarts     int
+	RestartWindow   time.Duration
+	Window          int
+	MaxBatch        int
+}
+
+func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
+	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")
+	fs.IntVar(&c.Tickets, "tickets", 100, "capacity of that event when created")
+	fs.IntVar(&c.Sellers, "sellers", 4, "seller processes")
+	mode := fs.String("mode", "locked", "locked or race")
+	fs.DurationVar(&c.RaceWindow, "race-window", 0, "race mode: pause between read and write, e.g. 2ms")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "HTTP API and /metrics")
+	fs.StringVar(&c.Socket, "socket", "", "the Unix socket sellers connect to (default <data-dir>/booker.sock)")
+	fs.IntVar(&c.QueueSize, "queue-size", 1024, "bounded queue of pending requests")
+	fs.BoolVar(&c.Fsync, "fsync", true, "durable commits")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "drain deadline, then SIGKILL")
+	fs.StringVar(&c.SellerBin, "seller-bin", "", "seller executable (default: seller next to booker, else booker itself in the seller role)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&c.BookingTimeout, "booking-timeout", 5*time.Second, "answer 504 when a booking takes longer")
+	fs.DurationVar(&c.LockTimeout, "lock-timeout", 3*time.Second, "sellers give up waiting for an event's lock after this")
+	fs.IntVar(&c.MaxRestarts, "max-restarts", 5, "restarts allowed within --restart-window before booker gives up")
+	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart intensity")
+	fs.IntVar(&c.Window, "seller-window", 32, "requests in flight per seller (prefetch)")
+	fs.IntVar(&c.MaxBatch, "max-batch", 64, "most requests a seller commits at once")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.Mode, err = ticket.ParseMode(*mode); err != nil {
+		return c, err
+	}
+	if c.Socket == "" {
+		c.Socket = filepath.Join(c.DataDir, "booker.sock")
+	}
+	if c.Sellers < 1 {
+		return c, fmt.Errorf("--sellers must be at least 1")
+	}
+	if c.RaceWindow < 0 || (c.RaceWindow > 0 && c.Mode != ticket.Race) {
+		return c, fmt.Errorf("--race-window needs --mode race and a duration >= 0")
+	}
+	return c, nil
+}
+
+// serve runs booker until ctx ends (exit 0 after draining) or a seller
+// crash-loops (an error).
+func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
+	log, err := seller.NewLogger(stderr, c.LogFormat)
+	if err != nil {
+		return err
+	}
+	store, err := ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync, LockTimeout: c.LockTimeout})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.Create(ctx, c.Event, c.Tickets); err == nil {
+		log.Info("created event", "event", c.Event, "capacity", c.Tickets)
+	} else if !errors.Is(err, ticket.ErrEventExists) {
+		return err
+	}
+	sellerCmd, err := sellerCommand(c)
+	if err != nil {
+		return err
+	}
+	sup := supervisor.New(supervisor.Config{
+		Sellers:   c.Sellers,
+		Socket:    c.Socket,
+		Command:   sellerCmd,
+		QueueSize: c.QueueSize,
+		Welcome: ipc.Welcome{
+			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync,
+			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
+		},
+		MaxRestarts:   c.MaxRestarts,
+		RestartWindow: c.RestartWindow,
+	}, log)
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if err := sup.Start(); err != nil {
+		ln.Close()
+		return err
+	}
+	handler := api.New(api.Config{
+		Store: store, Queue: sup, Ledger: audit.NewLedger(),
+		BookingTimeout: c.BookingTimeout, Log: log,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	log.Info("booker serving", "listen", ln.Addr().String(), "socket", c.Socket, "data_dir", c.DataDir,
+		"mode", c.Mode, "sellers", c.Sellers, "fsync", c.Fsync)
+	fmt.Fprintf(stdout, "booker listening on http://%s\n", ln.Addr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining requests")
+	case runErr = <-sup.Fatal():
+		log.Error("giving up", "err", runErr)
+	case err := <-httpErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := sup.Stop(sctx); err != nil {
+		log.Warn("stopping sellers", "err", err)
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+// sellerCommand resolves how to start a seller: --seller-bin, else the
+// seller next to booker's executable, else booker itself in the seller
+// role (so `go run ./cmd/booker` works).
+func sellerCommand(c serveConfig) (func(slot int) *exec.Cmd, error) {
+	bin, pre := c.SellerBin, []string(nil)
+	if bin == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
+		bin, pre = self, []string{"seller"}
+		if fi, err := os.Stat(filepath.Join(filepath.Dir(self), "seller")); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			bin, pre = filepath.Join(filepath.Dir(self), "seller"), nil
+		}
+	}
+	return func(slot int) *exec.Cmd {
+		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", c.LogFormat)
+		return exec.Command(bin, args...)
+	}, nil
+}

@@ -1,0 +1,60 @@
+package seller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/pflag"
+)
+
+// Main parses a seller's command line and runs it. It is shared by
+// cmd/seller and by booker re-executing itself as a seller ("booker
+// seller ..."), so both take the same flags.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("seller", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", "data/booker.sock", "booker's Unix socket")
+	slot := fs.Int("slot", -1, "slot to claim (booker sets it; -1 joins as an extra seller)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := NewLogger(stderr, *logFormat)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, Config{
+		Socket:    *socket,
+		Slot:      *slot,
+		Version:   Version(),
+		CrashAt:   os.Getenv("BOOKER_CRASH_AT"),
+		CrashFile: os.Getenv("BOOKER_CRASH_FILE"),
+	}, log)
+}
+
+// NewLogger returns a slog logger writing text or json to w.
+func NewLogger(w io.Writer, format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+// Version is the module version of the running binary ("devel" if none).
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,292 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/bookerhq/booker/ipc"
+)
+
+// sellerConn is booker's end of one seller's connection.
+type sellerConn struct {
+	s    *Supervisor
+	conn *ipc.Conn
+	sl   *slot
+	log  *slog.Logger
+
+	credits chan struct{} // one token per free place in the window
+	done    chan struct{} // closed when the connection is being dropped
+
+	mu       sync.Mutex
+	inflight map[uint64]*job
+	seq      uint64
+}
+
+// serveConn runs one seller connection: handshake, then the send loop and
+// the receive loop until the connection ends; then it requeues what the
+// seller held.
+func (s *Supervisor) serveConn(nc *net.UnixConn) {
+	conn := ipc.NewConn(nc)
+	defer conn.Close()
+	peer, err := ipc.CheckPeer(nc)
+	if err != nil {
+		s.log.Warn("refused seller connection", "err", err)
+		return
+	}
+	log := s.log.With("peer_pid", peer.PID)
+	sl, err := s.handshake(conn, peer)
+	if err != nil {
+		log.Warn("dropped seller connection during handshake", "err", err)
+		return
+	}
+	c := &sellerConn{
+		s: s, conn: conn, sl: sl, log: log.With("slot", sl.id),
+		credits:  make(chan struct{}, s.cfg.Welcome.Window),
+		done:     make(chan struct{}),
+		inflight: map[uint64]*job{},
+	}
+	for range s.cfg.Welcome.Window {
+		c.credits <- struct{}{}
+	}
+	s.mu.Lock()
+	sl.conn, sl.pending = c, false
+	sl.state = StateReady
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.cfg.Observer.SellerUp(sl.id, true)
+	c.log.Info("seller ready", "pid", peer.PID)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.sendLoop() }()
+	go func() { defer wg.Done(); c.heartbeat() }()
+	err = c.recvLoop()
+	close(c.done)
+	conn.Close()
+	wg.Wait()
+
+	s.mu.Lock()
+	sl.conn = nil
+	if sl.state == StateReady {
+		sl.state = StateStarting
+	}
+	if !sl.child {
+		sl.state = StateStopped
+		delete(s.extra, sl.id)
+	}
+	delete(s.conns, c)
+	cmd := sl.cmd
+	s.mu.Unlock()
+	s.cfg.Observer.SellerUp(sl.id, false)
+
+	switch {
+	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		c.log.Debug("seller connection closed")
+	case errors.Is(err, ipc.ErrMalformed):
+		c.log.Error("malformed frame from seller: dropping it", "err", err)
+	default:
+		c.log.Warn("seller connection failed", "err", err)
+	}
+	// A seller whose connection is gone must not commit anything more
+	// before its requests go elsewhere: make sure the process is dead.
+	// (Its own EOF handling would stop it too; this covers a hung one.)
+	if cmd != nil && cmd.Process != nil && cmd.Process.Pid == peer.PID && !s.stopping.Load() {
+		cmd.Process.Kill()
+	}
+	c.mu.Lock()
+	held := make([]*job, 0, len(c.inflight))
+	for _, j := range c.inflight {
+		held = append(held, j)
+	}
+	c.inflight = nil
+	c.mu.Unlock()
+	if len(held) > 0 {
+		c.log.Warn("seller left with requests in flight: handing them to other sellers", "requests", len(held))
+		s.requeue(held)
+	}
+}
+
+// handshake reads Hello, claims a slot, sends Welcome and waits for Ready.
+func (s *Supervisor) handshake(conn *ipc.Conn, peer ipc.Peer) (*slot, error) {
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer conn.SetReadDeadline(time.Time{})
+	m, err := conn.Recv()
+	if err != nil {
+		return nil, err
+	}
+	hello, ok := m.(*ipc.Hello)
+	if !ok {
+		return nil, fmt.Errorf("want hello, got %T", m)
+	}
+	sl, err := s.claim(hello, peer)
+	if err != nil {
+		return nil, err
+	}
+	w := s.cfg.Welcome
+	w.Slot = sl.id
+	if err := conn.Send(&w); err != nil {
+		s.release(sl)
+		return nil, err
+	}
+	m, err = conn.Recv()
+	if err == nil {
+		if _, ok := m.(*ipc.Ready); !ok {
+			err = fmt.Errorf("want ready, got %T", m)
+		}
+	}
+	if err != nil {
+		s.release(sl)
+		return nil, err
+	}
+	return sl, nil
+}
+
+// claim gives the connecting seller its slot: a fixed slot only to the
+// child process started for it, any other peer an extra slot.
+func (s *Supervisor) claim(h *ipc.Hello, peer ipc.Peer) (*slot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return nil, ErrStopping
+	}
+	if h.Slot < 0 {
+		sl := &slot{id: s.nextSlot, state: StateStarting, pid: peer.PID, startedAt: time.Now()}
+		s.nextSlot++
+		s.extra[sl.id] = sl
+		return sl, nil
+	}
+	if h.Slot >= len(s.slots) {
+		return nil, fmt.Errorf("slot %d does not exist", h.Slot)
+	}
+	sl := s.slots[h.Slot]
+	if sl.conn != nil || sl.pending {
+		return nil, fmt.Errorf("slot %d is already taken", h.Slot)
+	}
+	if sl.pid != peer.PID {
+		return nil, fmt.Errorf("slot %d belongs to pid %d, not %d", h.Slot, sl.pid, peer.PID)
+	}
+	sl.pending = true
+	return sl, nil
+}
+
+// release undoes claim after a failed handshake.
+func (s *Supervisor) release(sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.pending = false
+	if !sl.child {
+		delete(s.extra, sl.id)
+	}
+}
+
+// sendLoop sends queued requests while the seller has room in its window,
+// as many as it has room for in one flush.
+func (c *sellerConn) sendLoop() {
+	batch := make([]ipc.Message, 0, cap(c.credits))
+	for {
+		select {
+		case <-c.credits:
+		case <-c.done:
+			return
+		}
+		j := c.s.next(c.done)
+		if j == nil {
+			return
+		}
+		batch = append(batch[:0], c.track(j))
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case <-c.credits:
+			default:
+				break more
+			}
+			j := c.s.tryNext()
+			if j == nil {
+				c.credits <- struct{}{}
+				break
+			}
+			batch = append(batch, c.track(j))
+		}
+		if err := c.conn.Send(batch...); err != nil {
+			return // the receive loop sees the failure and requeues
+		}
+	}
+}
+
+// track records a job as in flight on this connection and returns its
+// request with a fresh sequence number.
+func (c *sellerConn) track(j *job) ipc.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.inflight[c.seq] = j
+	req := j.req
+	req.Seq = c.seq
+	return &req
+}
+
+// recvLoop handles the seller's frames until the connection ends.
+func (c *sellerConn) recvLoop() error {
+	timeout := c.s.cfg.HeartbeatTimeout
+	for {
+		c.conn.SetReadDeadline(time.Now().Add(timeout))
+		m, err := c.conn.Recv()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.kill("unresponsive")
+				return fmt.Errorf("no heartbeat for %v: %w", timeout, err)
+			}
+			return err
+		}
+		switch m := m.(type) {
+		case *ipc.Result:
+			c.mu.Lock()
+			j := c.inflight[m.Seq]
+			delete(c.inflight, m.Seq)
+			c.mu.Unlock()
+			if j == nil {
+				return fmt.Errorf("%w: result for unknown request %d", ipc.ErrMalformed, m.Seq)
+			}
+			c.credits <- struct{}{}
+			c.s.cfg.Observer.Result(c.sl.id, m)
+			j.finish(m)
+		case *ipc.Heartbeat:
+			if m.Metrics != "" {
+				c.s.cfg.Observer.SellerMetrics(c.sl.id, m.Metrics)
+			}
+		default:
+			return fmt.Errorf("%w: unexpected %T from a ready seller", ipc.ErrMalformed, m)
+		}
+	}
+}
+
+// kill marks the slot's process as killed for a reason and kills it.
+func (c *sellerConn) kill(reason string) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.sl.cmd != nil && c.sl.cmd.Process != nil {
+		c.sl.killReason = reason
+		c.sl.cmd.Process.Kill()
+	}
+}
+
+// heartbeat tells the seller booker is alive.
+func (c *sellerConn) heartbeat() {
+	t := time.NewTicker(c.s.cfg.Welcome.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			c.conn.Send(&ipc.Heartbeat{Time: time.Now().UnixNano()})
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package booker_test
+
+const raceEnabled = true

@@ -471,3 +471,9 @@ func TestSelfReexecSeller(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func killPID(pid int) {
+	if pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}

@@ -74,7 +74,9 @@ type Result struct {
 	Replayed bool `json:"replayed,omitempty"`
 	// Commit facts, for metrics and timelines: the batch the request was
 	// committed in, the lock wait and hold of that commit, and the
-	// critical section's start and end (Unix nanoseconds).
+	// critical section's start and end (Unix nanoseconds). Lead marks the
+	// first result of each commit, so a commit is counted once.
+	Lead   bool          `json:"lead,omitempty"`
 	Batch  int           `json:"batch,omitempty"`
 	Wait   time.Duration `json:"wait,omitempty"`
 	Hold   time.Duration `json:"hold,omitempty"`

@@ -50,6 +50,7 @@ func (s *seller) commitEvent(ctx context.Context, event string, reqs []*ipc.Requ
 	for i, r := range reqs {
 		m := &ipc.Result{
 			Seq:    r.Seq,
+			Lead:   i == 0,
 			Batch:  len(reqs),
 			Wait:   c.Waited,
 			Hold:   c.Held,

@@ -19,6 +19,7 @@ import (
 	"github.com/bookerhq/booker/api"
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/metrics"
 	"github.com/bookerhq/booker/seller"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
@@ -65,6 +66,7 @@ type serveConfig struct {
 	RestartWindow   time.Duration
 	Window          int
 	MaxBatch        int
+	AuditInterval   time.Duration
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -93,6 +95,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart intensity")
 	fs.IntVar(&c.Window, "seller-window", 32, "requests in flight per seller (prefetch)")
 	fs.IntVar(&c.MaxBatch, "max-batch", 64, "most requests a seller commits at once")
+	fs.DurationVar(&c.AuditInterval, "audit-interval", time.Second, "how often the correctness gauges are recomputed from the ticket files")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -136,6 +139,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m := metrics.New(c.Mode, seller.Version())
 	sup := supervisor.New(supervisor.Config{
 		Sellers:   c.Sellers,
 		Socket:    c.Socket,
@@ -147,7 +151,10 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		},
 		MaxRestarts:   c.MaxRestarts,
 		RestartWindow: c.RestartWindow,
+		Observer:      m,
 	}, log)
+	m.WatchStatus(sup)
+	m.InitEvent(c.Event)
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -156,10 +163,14 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
+	ledger := audit.NewLedger()
 	handler := api.New(api.Config{
-		Store: store, Queue: sup, Ledger: audit.NewLedger(),
+		Store: store, Queue: sup, Ledger: ledger, Observer: m, Metrics: m.Handler(),
 		BookingTimeout: c.BookingTimeout, Log: log,
 	})
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	defer stopAudit()
+	go audit.Watch(auditCtx, store, ledger, c.AuditInterval, m.Audited)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

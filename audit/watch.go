@@ -1,0 +1,31 @@
+package audit
+
+import (
+	"context"
+	"time"
+
+	"github.com/bookerhq/booker/ticket"
+)
+
+// Watch audits every event of the store against the ledger every
+// interval until ctx ends, calling report with each result. Errors
+// reading an event skip it until the next round.
+func Watch(ctx context.Context, store *ticket.Store, l *Ledger, every time.Duration, report func(*ticket.Event, Report)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ids, err := store.List()
+		if err == nil {
+			for _, id := range ids {
+				if e, err := store.Get(ctx, id); err == nil {
+					report(e, l.Check(e))
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package booker_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape fetches /metrics and returns the raw text and the value of each
+// sample keyed by name{labels} (labels sorted, as Prometheus prints them).
+func (b *booker) scrape() (string, map[string]float64) {
+	b.t.Helper()
+	resp, err := http.Get(b.url + "/metrics")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		b.t.Fatalf("parse /metrics: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			var labels []string
+			for _, l := range m.Label {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			key := name + "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[key+"_count"] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return string(raw), out
+}
+
+func TestMetricsCountWhatClientsWereTold(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--tickets", "25", "--mode", "race", "--race-window", "3ms", "--fsync=false")
+	answers := b.load("demo", 150, 24)
+	v := judge(answers, readEvent(t, dir, "demo"))
+	var audit map[string]int
+	b.getJSON("/v1/events/demo/audit", &audit) // recomputes the gauges
+	raw, got := b.scrape()
+	t.Logf("race run: %+v", v)
+	for key, want := range map[string]int{
+		`booker_bookings_total{event="demo",result="confirmed"}`: v.confirmed,
+		`booker_bookings_total{event="demo",result="sold_out"}`:  v.byStatus[409],
+		`booker_oversold_tickets{event="demo"}`:                  v.oversold,
+		`booker_double_booked_seats{event="demo"}`:               v.doubleSeats,
+		`booker_lost_bookings{event="demo"}`:                     v.lost,
+		`booker_event_sold_tickets{event="demo"}`:                v.inFile,
+		`booker_event_capacity_tickets{event="demo"}`:            25,
+		`booker_sellers_ready{}`:                                 4,
+		`booker_sellers_desired{}`:                               4,
+	} {
+		if got[key] != float64(want) {
+			t.Errorf("%s = %v, want %d (what clients were told)", key, got[key], want)
+		}
+	}
+	if v.oversold == 0 && v.lost == 0 {
+		t.Errorf("the race run showed no anomaly to count: %+v", v)
+	}
+	if !strings.Contains(raw, `booker_build_info{goversion="`) || !strings.Contains(raw, `mode="race"`) {
+		t.Error("booker_build_info missing")
+	}
+	// Sellers' own Go and process metrics arrive with their heartbeats
+	// (every second).
+	for i := 0; i < 50 && !(strings.Contains(raw, `go_goroutines{slot="0"}`) && strings.Contains(raw, `process_resident_memory_bytes{slot="3"}`)); i++ {
+		time.Sleep(100 * time.Millisecond)
+		raw, _ = b.scrape()
+	}
+	if !strings.Contains(raw, `go_goroutines{slot="0"}`) || !strings.Contains(raw, `process_resident_memory_bytes{slot="3"}`) {
+		t.Error("sellers' Go and process metrics are not exposed by slot")
+	}
+	if _, err := exec.LookPath("promtool"); err != nil {
+		t.Log("promtool not installed (apt-get install prometheus): skipping promtool check metrics")
+	} else {
+		cmd := exec.Command("promtool", "check", "metrics")
+		cmd.Stdin = strings.NewReader(raw)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	}
+	b.stop()
+}
+
+func TestCountersSurviveSellerDeath(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--tickets", "100", "--sellers", "2", "--fsync=false")
+	b.load("demo", 40, 4)
+	_, before := b.scrape()
+	for _, s := range b.sellers() {
+		killPID(s.PID)
+	}
+	b.waitReady(10 * time.Second)
+	_, after := b.scrape()
+	for key, v := range before {
+		if strings.HasPrefix(key, "booker_lock_") || strings.HasPrefix(key, "booker_commit_batch") || strings.HasPrefix(key, "booker_bookings_total") {
+			if after[key] < v {
+				t.Errorf("%s went backwards after sellers died: %v -> %v", key, v, after[key])
+			}
+		}
+	}
+	restarts := 0.0
+	for key, v := range after {
+		if strings.HasPrefix(key, "booker_seller_restarts_total") {
+			restarts += v
+		}
+	}
+	if restarts < 2 {
+		t.Errorf("restarts counted %v, want >= 2", restarts)
+	}
+	b.stop()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestPrometheusScrapesBooker runs a real Prometheus server against a
+// running booker and asks its query API for the confirmed count.
+func TestPrometheusScrapesBooker(t *testing.T) {
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not installed: apt-get install prometheus (as .ci/run does) to run this test")
+	}
+	dir := t.TempDir()
+	b := startBooker(t, binDir, filepath.Join(dir, "data"), nil, "--tickets", "30", "--fsync=false")
+	answers := b.load("demo", 50, 8)
+	confirmed := 0
+	for _, a := range answers {
+		if a.status == 201 {
+			confirmed++
+		}
+	}
+	target := strings.TrimPrefix(b.url, "http://")
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: booker\n    static_configs:\n      - targets: [%q]\n", target)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	addr := freePort(t)
+	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	var plog bytes.Buffer
+	prom.Stdout, prom.Stderr = &plog, &plog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { prom.Process.Kill(); prom.Wait() }()
+
+	q := url.Values{"query": {`sum(booker_bookings_total{job="booker",result="confirmed"})`}}
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/api/v1/query?" + q.Encode())
+		if err != nil {
+			continue
+		}
+		var body struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if len(body.Data.Result) == 1 {
+			last = fmt.Sprint(body.Data.Result[0].Value[1])
+			if last == fmt.Sprint(confirmed) {
+				b.stop()
+				return
+			}
+		}
+	}
+	t.Fatalf("Prometheus never reported %d confirmed bookings (last %q)\n%s", confirmed, last, plog.String())
+}

@@ -114,6 +114,7 @@ func TestCountersSurviveSellerDeath(t *testing.T) {
 	for _, s := range b.sellers() {
 		killPID(s.PID)
 	}
+	b.waitRestarts(2, 10*time.Second)
 	b.waitReady(10 * time.Second)
 	_, after := b.scrape()
 	for key, v := range before {

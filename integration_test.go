@@ -488,3 +488,7 @@ func killPID(pid int) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+func filepathGlob(dir, pattern string) ([]string, error) {
+	return filepath.Glob(filepath.Join(dir, pattern))
+}

@@ -140,7 +140,8 @@ func (s *Supervisor) runSlot(sl *slot) {
 			backoff = s.cfg.MinBackoff
 		}
 		s.setState(sl, StateBackoff)
-		s.log.Warn("seller exited", "slot", sl.id, "reason", reason, "err", err, "restart_in", backoff)
+		delay := jitter(backoff)
+		s.log.Warn("seller exited", "slot", sl.id, "reason", reason, "err", err, "restart_in", delay.Round(time.Millisecond))
 		if n, ok := s.noteRestart(); !ok {
 			s.setState(sl, StateStopped)
 			s.fail(fmt.Errorf("seller slot %d exited (%s: %v); %d restarts within %v exceed the restart intensity: giving up",
@@ -148,7 +149,7 @@ func (s *Supervisor) runSlot(sl *slot) {
 			return
 		}
 		select {
-		case <-time.After(jitter(backoff)):
+		case <-time.After(delay):
 		case <-s.stopCh:
 			s.setState(sl, StateStopped)
 			return

@@ -50,10 +50,19 @@ func (s *Store) Book(ctx context.Context, event string, r Request) (Booking, Com
 // durable when BookBatch returns.
 func (s *Store) BookBatch(ctx context.Context, event string, reqs []Request) ([]Result, Commit, error) {
 	var results []Result
-	c, err := s.update(ctx, event, func(e *Event) (bool, error) {
-		var changed bool
-		results, changed = apply(e, reqs)
-		return changed, nil
+	c, err := s.update(ctx, event, func(st *state) (*record, error) {
+		var rec *record
+		results = make([]Result, len(reqs))
+		for i, r := range reqs {
+			results[i] = st.book(r)
+			if results[i].Err == nil && !results[i].Replayed {
+				if rec == nil {
+					rec = &record{}
+				}
+				rec.Book = append(rec.Book, results[i].Booking)
+			}
+		}
+		return rec, nil
 	})
 	if err != nil {
 		return nil, c, err
@@ -61,55 +70,20 @@ func (s *Store) BookBatch(ctx context.Context, event string, reqs []Request) ([]
 	return results, c, nil
 }
 
-// seats indexes an event's bookings for allocation.
-type seats struct {
-	e     *Event
-	byID  map[string]int // booking id -> index in e.Bookings
-	taken map[int]bool
-	next  int // no seat below next is free
-}
-
-func newSeats(e *Event) *seats {
-	s := &seats{
-		e:     e,
-		byID:  make(map[string]int, len(e.Bookings)),
-		taken: make(map[int]bool, len(e.Bookings)),
-		next:  1,
-	}
-	for i, b := range e.Bookings {
-		s.byID[b.ID] = i
-		s.taken[b.Seat] = true
-	}
-	return s
-}
-
-// apply books reqs into e in order. It reports whether e changed.
-func apply(e *Event, reqs []Request) ([]Result, bool) {
-	idx := newSeats(e)
-	results := make([]Result, len(reqs))
-	changed := false
-	for i, r := range reqs {
-		results[i] = idx.book(r)
-		if results[i].Err == nil && !results[i].Replayed {
-			changed = true
-		}
-	}
-	return results, changed
-}
-
-func (s *seats) book(r Request) Result {
+// book books one request into the state.
+func (st *state) book(r Request) Result {
 	switch {
 	case !ValidBookingID(r.ID):
 		return Result{Err: fmt.Errorf("%w: booking id %q", ErrInvalid, r.ID)}
 	case !ValidBuyer(r.Buyer):
 		return Result{Err: fmt.Errorf("%w: buyer must be 1..%d bytes of UTF-8", ErrInvalid, MaxBuyer)}
-	case r.Seat < 0 || r.Seat > s.e.Capacity:
-		return Result{Err: fmt.Errorf("%w: seat %d outside 1..%d", ErrInvalid, r.Seat, s.e.Capacity)}
+	case r.Seat < 0 || r.Seat > st.e.Capacity:
+		return Result{Err: fmt.Errorf("%w: seat %d outside 1..%d", ErrInvalid, r.Seat, st.e.Capacity)}
 	case !validFingerprint(r.Fingerprint):
 		return Result{Err: fmt.Errorf("%w: fingerprint %q", ErrInvalid, r.Fingerprint)}
 	}
-	if i, ok := s.byID[r.ID]; ok {
-		b := s.e.Bookings[i]
+	if i, ok := st.byID[r.ID]; ok {
+		b := st.e.Bookings[i]
 		if b.Fingerprint != r.Fingerprint {
 			return Result{Err: fmt.Errorf("%w: %s", ErrKeyReused, r.ID)}
 		}
@@ -117,20 +91,17 @@ func (s *seats) book(r Request) Result {
 	}
 	seat := r.Seat
 	switch {
-	case len(s.e.Bookings) >= s.e.Capacity:
-		return Result{Err: fmt.Errorf("%w: %s has %d seats", ErrSoldOut, s.e.ID, s.e.Capacity)}
-	case seat != 0 && s.taken[seat]:
-		return Result{Err: fmt.Errorf("%w: seat %d of %s", ErrSeatTaken, seat, s.e.ID)}
+	case len(st.e.Bookings) >= st.e.Capacity:
+		return Result{Err: fmt.Errorf("%w: %s has %d seats", ErrSoldOut, st.e.ID, st.e.Capacity)}
+	case seat != 0 && st.taken[seat] > 0:
+		return Result{Err: fmt.Errorf("%w: seat %d of %s", ErrSeatTaken, seat, st.e.ID)}
 	case seat == 0:
-		for s.taken[s.next] {
-			s.next++
+		if seat = st.freeSeat(); seat == 0 {
+			return Result{Err: fmt.Errorf("%w: %s has no free seat", ErrSoldOut, st.e.ID)}
 		}
-		seat = s.next
 	}
 	b := Booking{ID: r.ID, Seat: seat, Buyer: r.Buyer, Seller: r.Seller, Fingerprint: r.Fingerprint}
-	s.byID[b.ID] = len(s.e.Bookings)
-	s.taken[seat] = true
-	s.e.Bookings = append(s.e.Bookings, b)
+	st.add(b)
 	return Result{Booking: b}
 }
 

@@ -12,33 +12,41 @@ import (
 	"time"
 )
 
-// Commit describes one read-modify-write of a ticket file.
+// Commit describes one read-modify-write of an event.
 type Commit struct {
 	// Waited is how long the writer waited for the lock (zero in Race mode).
 	Waited time.Duration
 	// Held is how long the writer held the lock (zero in Race mode).
 	Held time.Duration
 	// Start and End bound the critical section: from just before the
-	// read to just after the rename (or the decision not to write).
+	// read to just after the write (or the decision not to write).
 	Start, End time.Time
-	// Wrote reports whether the file was replaced.
+	// Wrote reports whether the files were changed.
 	Wrote bool
-	// Revision is the file's revision after the commit.
+	// Compacted reports that the commit rewrote the snapshot and started
+	// a new journal.
+	Compacted bool
+	// Revision is the event's revision after the commit.
 	Revision int64
 }
 
 // update runs one read-modify-write of an event: under the exclusive lock
 // in Locked mode, unguarded (with the race window) in Race mode. change
-// edits the event in memory and reports whether to write it back; an
-// error from change aborts without writing. The write is crash-safe:
-// temp file, fsync, rename, fsync of the directory.
-func (s *Store) update(ctx context.Context, event string, change func(*Event) (bool, error)) (c Commit, err error) {
+// edits the state in memory and returns the journal record of its
+// changes, or nil to write nothing; an error from change aborts without
+// writing. The record is made durable by an append and fdatasync of the
+// journal, or by a compaction (snapshot temp, fsync, rename, directory
+// fsync) when the journal has grown larger than the snapshot.
+func (s *Store) update(ctx context.Context, event string, change func(*state) (*record, error)) (c Commit, err error) {
 	if err := checkEventID(event); err != nil {
 		return c, err
 	}
 	if err := s.exists(event); err != nil {
 		return c, err
 	}
+	ec := s.cacheFor(event)
+	ec.mu.Lock()
+	defer ec.mu.Unlock()
 	if s.opts.Mode == Locked {
 		h, err := s.lock(ctx, event, false)
 		if err != nil {
@@ -50,7 +58,7 @@ func (s *Store) update(ctx context.Context, event string, change func(*Event) (b
 	c.Start = s.now()
 	defer func() { c.End = s.now() }()
 
-	e, err := s.read(event)
+	st, err := s.refresh(event, ec)
 	if err != nil {
 		return c, err
 	}
@@ -58,17 +66,49 @@ func (s *Store) update(ctx context.Context, event string, change func(*Event) (b
 	if s.opts.Mode == Race && s.opts.RaceWindow > 0 {
 		time.Sleep(s.opts.RaceWindow)
 	}
-	c.Revision = e.Revision
-	changed, err := change(e)
-	if err != nil || !changed {
+	c.Revision = st.e.Revision
+	rec, err := change(st)
+	if err != nil || rec == nil {
 		return c, err
 	}
-	e.Revision++
-	if err := s.replace(e); err != nil {
+	// From here the in-memory state is ahead of the files: on any error,
+	// drop it so the next commit reloads what is really on disk.
+	defer func() {
+		if err != nil {
+			st.close()
+			ec.st = nil
+		}
+	}()
+	rec.Rev = st.e.Revision + 1
+	st.e.Revision = rec.Rev
+	line, err := encodeRecord(rec)
+	if err != nil {
 		return c, err
 	}
-	c.Wrote, c.Revision = true, e.Revision
+	if s.shouldCompact(st, len(line)) {
+		err = s.compact(st)
+		c.Compacted = err == nil
+	} else {
+		err = s.appendRecord(st, line)
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Wrote, c.Revision = true, rec.Rev
 	return c, nil
+}
+
+// shouldCompact reports whether a commit should rewrite the snapshot
+// instead of appending: when the journal would outgrow the snapshot
+// (and CompactMin). That bounds the journal to about the snapshot's size,
+// so reading costs at most twice the state and each booking is rewritten
+// a bounded number of times: the cost per booking stays flat as the event
+// grows.
+func (s *Store) shouldCompact(st *state, add int) bool {
+	if s.opts.CompactMin < 0 || st.jf == nil {
+		return true
+	}
+	return st.off+int64(add) > max(s.opts.CompactMin, st.snapSize)
 }
 
 func (s *Store) hook(step Step) {
@@ -77,20 +117,88 @@ func (s *Store) hook(step Step) {
 	}
 }
 
-// tempPrefix is the name prefix of an event's temp files; the writer's pid
-// follows it, so stale files of dead writers can be told apart.
-func tempPrefix(event string) string { return "." + event + ".json." }
+// appendRecord appends one record line to the journal and syncs it. In
+// Locked mode a torn tail left by a writer that crashed mid-append is cut
+// off first (nobody else writes while we hold the lock).
+func (s *Store) appendRecord(st *state, line []byte) error {
+	if s.opts.Mode == Locked {
+		fi, err := st.jf.Stat()
+		if err != nil {
+			return fmt.Errorf("stat journal: %w", err)
+		}
+		if fi.Size() > st.off {
+			if err := st.jf.Truncate(st.off); err != nil {
+				return fmt.Errorf("cut torn journal tail: %w", err)
+			}
+		}
+	}
+	if _, err := st.jf.Write(line); err != nil {
+		return fmt.Errorf("append to journal: %w", err)
+	}
+	s.hook(StepAppend)
+	if !s.opts.NoSync {
+		// An fsync error is final: Linux may drop the dirty pages and
+		// clear the error once reported, so never retry it.
+		if err := syscall.Fdatasync(int(st.jf.Fd())); err != nil {
+			return fmt.Errorf("fdatasync journal: %w", err)
+		}
+	}
+	s.hook(StepSync)
+	st.off += int64(len(line))
+	return nil
+}
 
-// replace atomically replaces the event's ticket file with e: a unique
-// temp file in the same directory, fsync, rename (the commit point), fsync
-// of the directory. On any error before the rename the temp file is
-// removed and the old file is untouched.
-func (s *Store) replace(e *Event) (err error) {
+// compact writes the whole state as a new snapshot (the commit point is
+// its rename), then replaces the journal with an empty one. A crash in
+// between leaves an old journal whose records are all at or below the new
+// snapshot's revision, which readers skip.
+func (s *Store) compact(st *state) error {
+	e := *st.e
+	e.Format = Format
 	data, err := e.Encode()
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.dir, tempPrefix(e.ID)+strconv.Itoa(s.pid)+".*.tmp")
+	if err := s.replace(s.Path(e.ID), data, true); err != nil {
+		return err
+	}
+	if err := s.replace(s.journalPath(e.ID), nil, false); err != nil {
+		return err
+	}
+	sf, err := os.Open(s.Path(e.ID))
+	if err != nil {
+		return fmt.Errorf("reopen ticket file: %w", err)
+	}
+	jf, err := os.OpenFile(s.journalPath(e.ID), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		sf.Close()
+		return fmt.Errorf("reopen journal: %w", err)
+	}
+	sfi, err1 := sf.Stat()
+	jfi, err2 := jf.Stat()
+	if err := errors.Join(err1, err2); err != nil {
+		sf.Close()
+		jf.Close()
+		return fmt.Errorf("stat new files: %w", err)
+	}
+	st.close()
+	st.e.Format = Format
+	st.sf, st.sino, st.jf, st.jino = sf, inode(sfi), jf, inode(jfi)
+	st.base, st.snapSize, st.off = e.Revision, int64(len(data)), 0
+	return nil
+}
+
+// tempPrefix is the name prefix of an event's temp files; the writer's pid
+// follows it, so stale files of dead writers can be told apart.
+func tempPrefix(event string) string { return "." + event + ".json." }
+
+// replace atomically replaces the file at path with data: a unique temp
+// file in the same directory, fsync, rename, fsync of the directory. On
+// any error before the rename the temp file is removed and the old file is
+// untouched. hooks says whether to call the crash-point hooks.
+func (s *Store) replace(path string, data []byte, hooks bool) (err error) {
+	event := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".journal")
+	f, err := os.CreateTemp(s.dir, tempPrefix(event)+strconv.Itoa(s.pid)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("create temp file: %w", err)
 	}
@@ -101,28 +209,31 @@ func (s *Store) replace(e *Event) (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	hook := func(step Step) {
+		if hooks {
+			s.hook(step)
+		}
+	}
 	if err := f.Chmod(0o644); err != nil {
 		return fmt.Errorf("chmod temp file: %w", err)
 	}
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write temp file: %w", err)
 	}
-	s.hook(StepTempWrite)
+	hook(StepTempWrite)
 	if !s.opts.NoSync {
-		// An fsync error is final: Linux may drop the dirty pages and
-		// clear the error once reported, so never retry it.
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("fsync temp file: %w", err)
 		}
 	}
-	s.hook(StepSync)
+	hook(StepSync)
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close temp file: %w", err)
 	}
-	if err := os.Rename(tmp, s.Path(e.ID)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename temp file: %w", err)
 	}
-	s.hook(StepRename)
+	hook(StepRename)
 	if !s.opts.NoSync {
 		if err := s.dirf.Sync(); err != nil {
 			return fmt.Errorf("fsync data dir: %w", err)
@@ -186,5 +297,6 @@ func writerAlive(rest string) bool {
 	if err != nil || pid <= 0 {
 		return false
 	}
-	return syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM)
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

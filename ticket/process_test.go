@@ -20,8 +20,8 @@ import (
 //
 //	TICKET_HELPER=book  DIR EVENT N MODE WINDOW  books N seats, one per
 //	                    commit, printing "ok ID SEAT" for each confirmation
-//	TICKET_HELPER=crash DIR EVENT STEP           books one seat and SIGKILLs
-//	                    itself at STEP of the commit
+//	TICKET_HELPER=crash DIR EVENT STEP COMPACT   books one seat and SIGKILLs
+//	                    itself at STEP of the commit (COMPACT: by compaction)
 func TestMain(m *testing.M) {
 	switch os.Getenv("TICKET_HELPER") {
 	case "":
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	case "book":
 		helperBook(os.Args[len(os.Args)-5:])
 	case "crash":
-		helperCrash(os.Args[len(os.Args)-3:])
+		helperCrash(os.Args[len(os.Args)-4:])
 	}
 	os.Exit(0)
 }
@@ -56,7 +56,11 @@ func helperBook(args []string) {
 
 func helperCrash(args []string) {
 	dir, event, step := args[0], args[1], Step(args[2])
-	s, err := Open(dir, Options{Hook: func(at Step) {
+	compact := int64(0)
+	if args[3] == "true" {
+		compact = -1
+	}
+	s, err := Open(dir, Options{CompactMin: compact, Hook: func(at Step) {
 		if at == step {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
@@ -146,7 +150,7 @@ func TestContentionLocked(t *testing.T) {
 	t.Logf("locked: %d processes x %d attempts, capacity %d: told %d, in file %d", k, n, capacity, len(told), e.Sold())
 }
 
-func TestContentionRaceLosesUpdates(t *testing.T) {
+func TestContentionRaceOversells(t *testing.T) {
 	const k, n, capacity = 4, 15, 20
 	for round := 1; round <= 5; round++ {
 		told, e := contend(t, Race, 2*time.Millisecond, k, n, capacity)
@@ -170,16 +174,29 @@ func TestContentionRaceLosesUpdates(t *testing.T) {
 		oversold := max(0, len(told)-capacity)
 		t.Logf("race round %d: told %d, in file %d, oversold %d, lost %d, double-booked seats %d",
 			round, len(told), e.Sold(), oversold, lost, double)
-		if lost > 0 || oversold > 0 {
+		if oversold > 0 && (lost > 0 || double > 0) {
 			return
 		}
 	}
-	t.Fatal("race mode never lost an update or oversold in 5 rounds: it does not race")
+	t.Fatal("race mode never oversold in 5 rounds: it does not race")
 }
 
 func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
-	for _, step := range []Step{StepRead, StepTempWrite, StepSync, StepRename} {
-		t.Run(string(step), func(t *testing.T) {
+	for _, tc := range []struct {
+		step    Step
+		compact bool
+		wantNew bool
+	}{
+		{StepRead, false, false},
+		{StepAppend, false, true}, // the line is in the file; only a machine crash could lose it
+		{StepSync, false, true},
+		{StepRead, true, false},
+		{StepTempWrite, true, false},
+		{StepSync, true, false},
+		{StepRename, true, true},
+	} {
+		step := tc.step
+		t.Run(fmt.Sprintf("%s/compact=%v", step, tc.compact), func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := Open(dir, Options{})
 			if err != nil {
@@ -189,7 +206,7 @@ func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 			s.Book(context.Background(), "ev", Request{ID: "before", Buyer: "b"})
 			s.Close()
 
-			err = helper(t, "crash", dir, "ev", string(step)).Run()
+			err = helper(t, "crash", dir, "ev", string(step), fmt.Sprint(tc.compact)).Run()
 			if ws, ok := err.(*exec.ExitError); !ok || ws.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("helper did not die by SIGKILL at %s: %v", step, err)
 			}
@@ -211,8 +228,8 @@ func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 			default:
 				t.Fatalf("after crash at %s: revision %d sold %d committed %v", step, e.Revision, e.Sold(), committed)
 			}
-			if wantNew := step == StepRename; committed != wantNew {
-				t.Errorf("crash at %s: committed=%v, want %v", step, committed, wantNew)
+			if committed != tc.wantNew {
+				t.Errorf("crash at %s: committed=%v, want %v", step, committed, tc.wantNew)
 			}
 			temps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
 			if len(temps) != 0 {

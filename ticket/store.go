@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bookerhq/booker/lockfile"
@@ -41,10 +42,11 @@ type Step string
 
 // The steps of a commit, in order.
 const (
-	StepRead      Step = "after-read"       // the file was read and parsed
-	StepTempWrite Step = "after-temp-write" // the temp file holds the new state
-	StepSync      Step = "after-fsync"      // the temp file is synced
-	StepRename    Step = "after-rename"     // the temp file replaced the ticket file
+	StepRead      Step = "after-read"       // the files were read and parsed
+	StepAppend    Step = "after-append"     // the journal line is written, not synced
+	StepTempWrite Step = "after-temp-write" // compaction: the temp file holds the new snapshot
+	StepSync      Step = "after-fsync"      // the journal line or the temp snapshot is synced
+	StepRename    Step = "after-rename"     // compaction: the new snapshot replaced the old
 )
 
 // Options configure a Store.
@@ -61,6 +63,10 @@ type Options struct {
 	// LockTimeout bounds the wait for an event's lock (besides the
 	// caller's context). Zero means 10s.
 	LockTimeout time.Duration
+	// CompactMin is the journal size below which a commit appends rather
+	// than compacts (default 4 KiB); above it, a commit compacts when the
+	// journal would outgrow the snapshot. Negative: compact every commit.
+	CompactMin int64
 	// Hook, if set, is called at each Step of a commit. Tests use it to
 	// crash a process at a chosen point.
 	Hook func(Step)
@@ -76,6 +82,9 @@ type Store struct {
 	opts Options
 	pid  int
 	now  func() time.Time
+
+	cacheMu sync.Mutex
+	cache   map[string]*eventCache
 }
 
 // Open opens the store in dir, creating the directory if missing, and
@@ -91,6 +100,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 10 * time.Second
 	}
+	if opts.CompactMin == 0 {
+		opts.CompactMin = 4 << 10
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -98,7 +110,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data dir: %w", err)
 	}
-	s := &Store{dir: dir, dirf: dirf, opts: opts, pid: os.Getpid(), now: time.Now}
+	s := &Store{dir: dir, dirf: dirf, opts: opts, pid: os.Getpid(), now: time.Now, cache: map[string]*eventCache{}}
 	if err := s.removeStaleTemps(); err != nil {
 		dirf.Close()
 		return nil, err
@@ -106,8 +118,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the store's directory handle.
-func (s *Store) Close() error { return s.dirf.Close() }
+// Close releases the store's directory handle and cached files.
+func (s *Store) Close() error {
+	s.cacheMu.Lock()
+	for _, c := range s.cache {
+		c.mu.Lock()
+		c.st.close()
+		c.st = nil
+		c.mu.Unlock()
+	}
+	s.cacheMu.Unlock()
+	return s.dirf.Close()
+}
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
@@ -115,8 +137,11 @@ func (s *Store) Dir() string { return s.dir }
 // Mode returns the store's mode.
 func (s *Store) Mode() Mode { return s.opts.Mode }
 
-// Path returns the ticket file of an event.
+// Path returns the ticket file (the snapshot) of an event.
 func (s *Store) Path(event string) string { return filepath.Join(s.dir, event+".json") }
+
+// journalPath returns the journal of an event.
+func (s *Store) journalPath(event string) string { return filepath.Join(s.dir, event+".journal") }
 
 func (s *Store) lockPath(event string) string { return filepath.Join(s.dir, event+".lock") }
 
@@ -144,26 +169,6 @@ func (s *Store) lock(ctx context.Context, event string, shared bool) (*lockfile.
 	return h, err
 }
 
-// read loads and validates an event's ticket file.
-func (s *Store) read(event string) (*Event, error) {
-	path := s.Path(event)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNoEvent, event)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read ticket file: %w", err)
-	}
-	e, err := Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if e.ID != event {
-		return nil, fmt.Errorf("%s: %w: holds event %q", path, ErrCorrupt, e.ID)
-	}
-	return e, nil
-}
-
 // Create creates an event with the given capacity.
 func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event, error) {
 	if err := checkEventID(event); err != nil {
@@ -185,7 +190,15 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event,
 		return nil, fmt.Errorf("stat ticket file: %w", err)
 	}
 	e := &Event{Format: Format, ID: event, Capacity: capacity, Bookings: []Booking{}}
-	if err := s.replace(e); err != nil {
+	data, err := e.Encode()
+	if err != nil {
+		return nil, err
+	}
+	// The journal first: the snapshot's existence is the event's.
+	if err := s.replace(s.journalPath(event), nil, false); err != nil {
+		return nil, err
+	}
+	if err := s.replace(s.Path(event), data, false); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -200,14 +213,44 @@ func (s *Store) Get(ctx context.Context, event string) (*Event, error) {
 	if err := s.exists(event); err != nil {
 		return nil, err
 	}
+	var e *Event
+	err := s.view(ctx, event, func(st *state) { e = st.snapshot() })
+	return e, err
+}
+
+// view runs fn on the event's current state under the shared lock (no
+// lock in Race mode: files are appended by whole lines or replaced by
+// rename, so a reader sees whole commits).
+func (s *Store) view(ctx context.Context, event string, fn func(*state)) error {
+	if err := checkEventID(event); err != nil {
+		return err
+	}
+	if err := s.exists(event); err != nil {
+		return err
+	}
+	ec := s.cacheFor(event)
+	ec.mu.Lock()
+	defer ec.mu.Unlock()
 	if s.opts.Mode == Locked {
 		h, err := s.lock(ctx, event, true)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer h.Unlock()
 	}
-	return s.read(event)
+	st, err := s.refresh(event, ec)
+	if err != nil {
+		return err
+	}
+	fn(st)
+	return nil
+}
+
+// Count returns an event's capacity and number of bookings without
+// copying the bookings.
+func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, err error) {
+	err = s.view(ctx, event, func(st *state) { capacity, sold = st.e.Capacity, len(st.e.Bookings) })
+	return capacity, sold, err
 }
 
 // exists returns ErrNoEvent when the event's file is missing, so that a
@@ -238,30 +281,30 @@ func (s *Store) List() ([]string, error) {
 
 // Lookup returns the booking with the given id.
 func (s *Store) Lookup(ctx context.Context, event, id string) (Booking, error) {
-	e, err := s.Get(ctx, event)
-	if err != nil {
-		return Booking{}, err
-	}
-	for _, b := range e.Bookings {
-		if b.ID == id {
-			return b, nil
+	var b Booking
+	found := false
+	err := s.view(ctx, event, func(st *state) {
+		if i, ok := st.byID[id]; ok {
+			b, found = st.e.Bookings[i], true
 		}
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: %s in %s", ErrNoBooking, id, event)
 	}
-	return Booking{}, fmt.Errorf("%w: %s in %s", ErrNoBooking, id, event)
+	return b, err
 }
 
 // Cancel removes a booking; its seat becomes free again.
 func (s *Store) Cancel(ctx context.Context, event, id string) (Booking, error) {
 	var cancelled Booking
-	_, err := s.update(ctx, event, func(e *Event) (bool, error) {
-		for i, b := range e.Bookings {
-			if b.ID == id {
-				cancelled = b
-				e.Bookings = append(e.Bookings[:i], e.Bookings[i+1:]...)
-				return true, nil
-			}
+	_, err := s.update(ctx, event, func(st *state) (*record, error) {
+		i, ok := st.byID[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s in %s", ErrNoBooking, id, event)
 		}
-		return false, fmt.Errorf("%w: %s in %s", ErrNoBooking, id, event)
+		cancelled = st.e.Bookings[i]
+		st.remove([]string{id})
+		return &record{Cancel: []string{id}}, nil
 	})
 	return cancelled, err
 }

@@ -185,11 +185,11 @@ func TestCancelThenRebook(t *testing.T) {
 func TestCorruptFileIsReportedAndKept(t *testing.T) {
 	for name, content := range map[string]string{
 		"garbage":      "not json",
+		"null":         "null",
 		"truncated":    `{"format":1,"event":"ev","capacity":3,"revision":1,"bookings":[{"id":"a","se`,
 		"trailing":     `{"format":1,"event":"ev","capacity":3,"revision":0,"bookings":[]} {}`,
 		"format":       `{"format":9,"event":"ev","capacity":3,"revision":0,"bookings":[]}`,
 		"other event":  `{"format":1,"event":"xx","capacity":3,"revision":0,"bookings":[]}`,
-		"seat twice":   `{"format":1,"event":"ev","capacity":3,"revision":2,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0},{"id":"b","seat":1,"buyer":"y","seller":0}]}`,
 		"id twice":     `{"format":1,"event":"ev","capacity":3,"revision":2,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0},{"id":"a","seat":2,"buyer":"y","seller":0}]}`,
 		"seat outside": `{"format":1,"event":"ev","capacity":3,"revision":1,"bookings":[{"id":"a","seat":4,"buyer":"x","seller":0}]}`,
 		"empty":        ``,
@@ -214,15 +214,29 @@ func TestCorruptFileIsReportedAndKept(t *testing.T) {
 	}
 }
 
-func TestFileIsReadableJSON(t *testing.T) {
+func TestFilesAreReadableJSON(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 5)
 	s.Book(ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
 	s.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
-	data, _ := os.ReadFile(s.Path("ev"))
+	s.Cancel(ctx, "ev", "b1")
+	journal, _ := os.ReadFile(filepath.Join(s.Dir(), "ev.journal"))
+	wantJournal := `{"rev":1,"book":[{"id":"b1","seat":1,"buyer":"quote \" and \\ slash","seller":3}]}
+{"rev":2,"book":[{"id":"b2","seat":4,"buyer":"ünï","seller":0,"fp":"abc"}]}
+{"rev":3,"cancel":["b1"]}
+`
+	if string(journal) != wantJournal {
+		t.Fatalf("journal:\n%s\nwant:\n%s", journal, wantJournal)
+	}
+	// A compaction folds the journal into the snapshot.
+	s2 := mustOpen(t, Options{CompactMin: -1})
+	mustCreate(t, s2, "ev", 5)
+	s2.Book(ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
+	s2.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
+	data, _ := os.ReadFile(s2.Path("ev"))
 	want := `{
-  "format": 1,
+  "format": 2,
   "event": "ev",
   "capacity": 5,
   "revision": 2,
@@ -233,12 +247,103 @@ func TestFileIsReadableJSON(t *testing.T) {
 }
 `
 	if string(data) != want {
-		t.Fatalf("file:\n%s\nwant:\n%s", data, want)
+		t.Fatalf("snapshot:\n%s\nwant:\n%s", data, want)
 	}
-	e, err := Decode(data)
-	if err != nil || e.Bookings[0].Buyer != `quote " and \ slash` {
-		t.Fatalf("round trip: %+v %v", e, err)
+	if j, _ := os.ReadFile(filepath.Join(s2.Dir(), "ev.journal")); len(j) != 0 {
+		t.Fatalf("journal after compaction: %q", j)
 	}
+	e, err := ReadEvent(s2.Dir(), "ev")
+	if err != nil || e.Bookings[0].Buyer != `quote " and \ slash` || e.Sold() != 2 {
+		t.Fatalf("read back: %+v %v", e, err)
+	}
+}
+
+func TestFormat1FileIsMigrated(t *testing.T) {
+	s := mustOpen(t, Options{})
+	v1 := `{"format":1,"event":"old","capacity":3,"revision":1,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0}]}`
+	os.WriteFile(s.Path("old"), []byte(v1), 0o644)
+	ctx := context.Background()
+	b, _, err := s.Book(ctx, "old", Request{ID: "b", Buyer: "y"})
+	if err != nil || b.Seat != 2 {
+		t.Fatalf("book into a format 1 file: %+v %v", b, err)
+	}
+	e, err := ReadEvent(s.Dir(), "old")
+	if err != nil || e.Sold() != 2 || e.Format != Format {
+		t.Fatalf("after migration: %+v %v", e, err)
+	}
+}
+
+func TestTornJournalTailIsIgnoredThenCut(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	jpath := filepath.Join(s.Dir(), "ev.journal")
+	f, _ := os.OpenFile(jpath, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"rev":2,"book":[{"id":"torn","se`)
+	f.Close()
+	// Another process (a fresh store) reads only the complete commit.
+	other, err := Open(s.Dir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if e, err := other.Get(ctx, "ev"); err != nil || e.Sold() != 1 {
+		t.Fatalf("reader with torn tail: %+v %v", e, err)
+	}
+	if _, _, err := other.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(jpath)
+	if strings.Contains(string(data), "torn") {
+		t.Fatalf("torn tail not cut before the append:\n%s", data)
+	}
+	if e, err := ReadEvent(s.Dir(), "ev"); err != nil || e.Sold() != 2 {
+		t.Fatalf("after: %+v %v", e, err)
+	}
+	// A bad line that is not the last is corruption, reported and kept.
+	os.WriteFile(jpath, append([]byte("garbage\n"), data...), 0o644)
+	if _, err := ReadEvent(s.Dir(), "ev"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "ev.journal") {
+		t.Fatalf("corrupt journal: %v", err)
+	}
+}
+
+func TestStoresSeeEachOthersCommitsAcrossCompactions(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var stores []*Store
+	for i := 0; i < 3; i++ {
+		s, err := Open(dir, Options{CompactMin: 512})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	mustCreate(t, stores[0], "ev", 1000)
+	compactions := 0
+	for i := 0; i < 300; i++ {
+		s := stores[i%3]
+		res, c, err := s.BookBatch(ctx, "ev", []Request{{ID: fmt.Sprintf("b%d", i), Buyer: "x"}})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("booking %d: %v %v", i, err, res)
+		}
+		if res[0].Booking.Seat != i+1 {
+			t.Fatalf("booking %d got seat %d: a store missed another's commit", i, res[0].Booking.Seat)
+		}
+		if c.Compacted {
+			compactions++
+		}
+	}
+	if compactions < 3 {
+		t.Fatalf("only %d compactions", compactions)
+	}
+	for _, s := range stores {
+		if _, sold, err := s.Count(ctx, "ev"); err != nil || sold != 300 {
+			t.Fatalf("count %d %v", sold, err)
+		}
+	}
+	t.Logf("300 commits from 3 stores, %d compactions", compactions)
 }
 
 func TestStaleTempFilesRemovedOnOpen(t *testing.T) {

@@ -1,0 +1,107 @@
+package ticket
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// record is one line of an event's journal: the changes of one commit.
+type record struct {
+	// Rev is the event's revision after the commit.
+	Rev int64 `json:"rev"`
+	// Book lists the bookings the commit added.
+	Book []Booking `json:"book,omitempty"`
+	// Cancel lists the booking ids the commit removed.
+	Cancel []string `json:"cancel,omitempty"`
+}
+
+// encodeRecord renders a record as one JSON line ending in "\n".
+func encodeRecord(r *record) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(32 + 96*len(r.Book))
+	buf.WriteString(`{"rev":`)
+	buf.WriteString(strconv.FormatInt(r.Rev, 10))
+	if len(r.Book) > 0 {
+		buf.WriteString(`,"book":[`)
+		for i, b := range r.Book {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := encodeBooking(&buf, b); err != nil {
+				return nil, err
+			}
+		}
+		buf.WriteByte(']')
+	}
+	if len(r.Cancel) > 0 {
+		ids, err := json.Marshal(r.Cancel)
+		if err != nil {
+			return nil, fmt.Errorf("encode cancel record: %w", err)
+		}
+		buf.WriteString(`,"cancel":`)
+		buf.Write(ids)
+	}
+	buf.WriteString("}\n")
+	return buf.Bytes(), nil
+}
+
+// parseJournal parses the complete lines of journal data. It returns the
+// records and the number of bytes they span; a last line without its
+// newline is a commit that never finished (a crash mid-append) and is not
+// consumed. Any complete line that is not a valid record is ErrCorrupt.
+func parseJournal(data []byte, capacity int) ([]record, int, error) {
+	var recs []record
+	used := 0
+	for used < len(data) {
+		nl := bytes.IndexByte(data[used:], '\n')
+		if nl < 0 {
+			break
+		}
+		line := data[used : used+nl]
+		var r record
+		if err := decodeStrict(line, &r); err != nil {
+			return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
+		}
+		if err := r.validate(capacity); err != nil {
+			return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
+		}
+		recs = append(recs, r)
+		used += nl + 1
+	}
+	return recs, used, nil
+}
+
+func (r *record) validate(capacity int) error {
+	if r.Rev < 1 {
+		return fmt.Errorf("revision %d", r.Rev)
+	}
+	if len(r.Book) == 0 && len(r.Cancel) == 0 {
+		return fmt.Errorf("empty record")
+	}
+	for _, b := range r.Book {
+		if err := b.validate(capacity); err != nil {
+			return err
+		}
+	}
+	for _, id := range r.Cancel {
+		if !ValidBookingID(id) {
+			return fmt.Errorf("cancel of invalid id %q", id)
+		}
+	}
+	return nil
+}
+
+// decodeStrict decodes one JSON value with nothing after it.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("data after the JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package ticket
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// state is an event as this process last read it: the snapshot plus the
+// journal records applied so far, with an index for booking. Commits
+// refresh it by reading only what other processes appended since.
+//
+// The journal stays open: while this process holds the descriptor its
+// inode cannot be reused, so comparing it with the inode at the journal's
+// path tells whether a compaction replaced the journal (and snapshot)
+// since the last read.
+type state struct {
+	e        *Event
+	base     int64          // revision of the snapshot; journal records above it apply
+	byID     map[string]int // booking id -> index in e.Bookings
+	taken    map[int]int    // seat -> live bookings holding it (2+ only in race mode)
+	next     int            // no seat below next is free
+	sf       *os.File       // the snapshot read, kept open so its inode stays unique
+	sino     uint64         // its inode
+	jf       *os.File       // the journal, O_APPEND; nil when there is none yet
+	jino     uint64         // its inode
+	off      int64          // journal bytes applied; ends at a newline
+	snapSize int64          // bytes of the snapshot, for the compaction rule
+}
+
+// eventCache holds one event's state in this process and serialises the
+// goroutines that use it.
+type eventCache struct {
+	mu sync.Mutex
+	st *state
+}
+
+func (s *Store) cacheFor(event string) *eventCache {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	c := s.cache[event]
+	if c == nil {
+		c = &eventCache{}
+		s.cache[event] = c
+	}
+	return c
+}
+
+func (st *state) close() {
+	if st == nil {
+		return
+	}
+	if st.jf != nil {
+		st.jf.Close()
+	}
+	if st.sf != nil {
+		st.sf.Close()
+	}
+}
+
+func inode(fi fs.FileInfo) uint64 {
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return sys.Ino
+	}
+	return 0
+}
+
+// refresh brings c's state up to date with the files: the new journal
+// lines only when the journal is the one already open, else a full
+// reload. The caller holds c.mu (and the event's lock in Locked mode).
+func (s *Store) refresh(event string, c *eventCache) (*state, error) {
+	if st := c.st; st != nil && st.jf != nil {
+		sfi, serr := os.Stat(s.Path(event))
+		fi, err := os.Stat(s.journalPath(event))
+		if err == nil && serr == nil && inode(fi) == st.jino && inode(sfi) == st.sino {
+			if err := s.readJournal(st, fi.Size()); err != nil {
+				st.close()
+				c.st = nil
+				return nil, err
+			}
+			return st, nil
+		}
+	}
+	c.st.close()
+	c.st = nil
+	st, err := s.load(event)
+	if err != nil {
+		return nil, err
+	}
+	c.st = st
+	return st, nil
+}
+
+// load reads an event from scratch. The journal is opened before the
+// snapshot is read: a compaction replaces the snapshot before the
+// journal, so a journal seen here is never older than the snapshot.
+func (s *Store) load(event string) (*state, error) {
+	jf, err := os.OpenFile(s.journalPath(event), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	path := s.Path(event)
+	st := &state{jf: jf}
+	fail := func(err error) (*state, error) {
+		st.close()
+		return nil, err
+	}
+	st.sf, err = os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("%w: %s", ErrNoEvent, event))
+	}
+	if err != nil {
+		return fail(fmt.Errorf("open ticket file: %w", err))
+	}
+	data, err := io.ReadAll(st.sf)
+	if err != nil {
+		return fail(fmt.Errorf("read ticket file: %w", err))
+	}
+	sfi, err := st.sf.Stat()
+	if err != nil {
+		return fail(fmt.Errorf("stat ticket file: %w", err))
+	}
+	e, err := Decode(data)
+	if err == nil && e.ID != event {
+		err = fmt.Errorf("%w: holds event %q", ErrCorrupt, e.ID)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", path, err))
+	}
+	st.e, st.base, st.snapSize, st.sino = e, e.Revision, int64(len(data)), inode(sfi)
+	st.reindex()
+	if jf != nil {
+		fi, err := jf.Stat()
+		if err != nil {
+			return fail(fmt.Errorf("stat journal: %w", err))
+		}
+		st.jino = inode(fi)
+		if err := s.readJournal(st, fi.Size()); err != nil {
+			return fail(err)
+		}
+	}
+	return st, nil
+}
+
+// readJournal applies the journal's complete lines from st.off to size.
+func (s *Store) readJournal(st *state, size int64) error {
+	if size <= st.off {
+		return nil
+	}
+	buf := make([]byte, size-st.off)
+	n, err := st.jf.ReadAt(buf, st.off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	recs, used, err := parseJournal(buf[:n], st.e.Capacity)
+	if err != nil {
+		return fmt.Errorf("%s: %w", st.jf.Name(), err)
+	}
+	for i := range recs {
+		st.apply(&recs[i])
+	}
+	st.off += int64(used)
+	return nil
+}
+
+// reindex rebuilds the booking index from e.Bookings.
+func (st *state) reindex() {
+	st.byID = make(map[string]int, len(st.e.Bookings))
+	st.taken = make(map[int]int, len(st.e.Bookings))
+	st.next = 1
+	for i, b := range st.e.Bookings {
+		st.byID[b.ID] = i
+		st.taken[b.Seat]++
+	}
+}
+
+// apply applies one journal record. Records at or below the snapshot's
+// revision are already in it. A booking id already present is skipped (a
+// replayed request); a second booking of a seat is kept: only race mode
+// writes one, and the file must show what happened.
+func (st *state) apply(r *record) {
+	if r.Rev <= st.base {
+		return
+	}
+	for _, b := range r.Book {
+		st.add(b)
+	}
+	if len(r.Cancel) > 0 {
+		st.remove(r.Cancel)
+	}
+	st.e.Revision = max(st.e.Revision, r.Rev)
+}
+
+func (st *state) add(b Booking) bool {
+	if _, dup := st.byID[b.ID]; dup {
+		return false
+	}
+	st.byID[b.ID] = len(st.e.Bookings)
+	st.taken[b.Seat]++
+	st.e.Bookings = append(st.e.Bookings, b)
+	return true
+}
+
+func (st *state) remove(ids []string) {
+	gone := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		gone[id] = true
+	}
+	kept := st.e.Bookings[:0]
+	for _, b := range st.e.Bookings {
+		if !gone[b.ID] {
+			kept = append(kept, b)
+		}
+	}
+	clear(st.e.Bookings[len(kept):])
+	st.e.Bookings = kept
+	st.reindex()
+}
+
+// freeSeat returns the lowest free seat, or 0 when none is free.
+func (st *state) freeSeat() int {
+	for st.next <= st.e.Capacity && st.taken[st.next] > 0 {
+		st.next++
+	}
+	if st.next > st.e.Capacity {
+		return 0
+	}
+	return st.next
+}
+
+// snapshot returns a copy of the event that later commits do not change.
+func (st *state) snapshot() *Event {
+	e := *st.e
+	e.Bookings = append([]Booking(nil), st.e.Bookings...)
+	return &e
+}
+
+// ReadEvent reads an event's files (snapshot and journal) without taking
+// its lock, for tools and tests: a reader sees whole commits, since the
+// journal grows by whole lines and the snapshot is replaced by rename.
+func ReadEvent(dir, event string) (*Event, error) {
+	if err := checkEventID(event); err != nil {
+		return nil, err
+	}
+	st, err := (&Store{dir: dir}).load(event)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	return st.e, nil
+}

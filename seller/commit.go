@@ -9,27 +9,91 @@ import (
 	"github.com/bookerhq/booker/ticket"
 )
 
-// commit books a batch of requests, grouped by event (one group commit
-// per event, in order of first appearance), and sends all the results in
-// one flush. Only a failure to reply is returned: booker then sees the
-// connection drop and hands the requests to another seller.
-func (s *seller) commit(ctx context.Context, batch []*ipc.Request) error {
-	results := make([]ipc.Message, 0, len(batch))
-	var order []string
-	byEvent := map[string][]*ipc.Request{}
-	now := time.Now().UnixNano()
-	for _, r := range batch {
-		if r.Deadline != 0 && now > r.Deadline {
-			results = append(results, &ipc.Result{Seq: r.Seq, Code: ipc.CodeExpired, Message: "the client gave up before the commit"})
-			continue
+// batcher collects the requests a seller holds into group commits: one
+// event per commit, and the batch for that event is topped up after the
+// event's lock is acquired, from whatever arrived during the wait.
+type batcher struct {
+	reqs   <-chan *ipc.Request
+	max    int
+	carry  []*ipc.Request // received, for events not yet committed
+	closed bool
+}
+
+// next returns the requests of the next commit: all those held for the
+// event of the oldest held request. It blocks until there is one; nil
+// when the channel is closed and nothing is held.
+func (b *batcher) next() (string, []*ipc.Request) {
+	if len(b.carry) == 0 {
+		r, ok := <-b.reqs
+		if !ok {
+			b.closed = true
+			return "", nil
 		}
-		if _, ok := byEvent[r.Event]; !ok {
-			order = append(order, r.Event)
-		}
-		byEvent[r.Event] = append(byEvent[r.Event], r)
+		b.carry = append(b.carry, r)
 	}
-	for _, event := range order {
-		results = append(results, s.commitEvent(ctx, event, byEvent[event])...)
+	b.drain()
+	event := b.carry[0].Event
+	var group, rest []*ipc.Request
+	for _, r := range b.carry {
+		if r.Event == event && len(group) < b.max {
+			group = append(group, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	b.carry = rest
+	return event, group
+}
+
+// drain moves what is waiting in the channel to carry, without blocking.
+func (b *batcher) drain() {
+	for !b.closed && len(b.carry) < 4*b.max {
+		select {
+		case r, ok := <-b.reqs:
+			if !ok {
+				b.closed = true
+				return
+			}
+			b.carry = append(b.carry, r)
+		default:
+			return
+		}
+	}
+}
+
+// more takes, after the lock is acquired, the requests for event that
+// arrived meanwhile, up to room of them.
+func (b *batcher) more(event string, room int) []*ipc.Request {
+	b.drain()
+	var got, rest []*ipc.Request
+	for _, r := range b.carry {
+		if r.Event == event && len(got) < room {
+			got = append(got, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	b.carry = rest
+	return got
+}
+
+// commit books one event's group of requests (topped up under the lock)
+// and sends all their results in one flush. Only a failure to reply is
+// returned: booker then sees the connection drop and hands the requests
+// to another seller.
+func (s *seller) commit(ctx context.Context, b *batcher, event string, group []*ipc.Request) error {
+	now := time.Now().UnixNano()
+	var results []ipc.Message
+	live := group[:0]
+	for _, r := range group {
+		if r.Deadline != 0 && now > r.Deadline {
+			results = append(results, expired(r))
+		} else {
+			live = append(live, r)
+		}
+	}
+	if len(live) > 0 {
+		results = append(results, s.commitEvent(ctx, b, event, live)...)
 	}
 	if err := s.conn.Send(results...); err != nil {
 		return err
@@ -38,15 +102,37 @@ func (s *seller) commit(ctx context.Context, batch []*ipc.Request) error {
 	return nil
 }
 
-func (s *seller) commitEvent(ctx context.Context, event string, reqs []*ipc.Request) []ipc.Message {
+func expired(r *ipc.Request) *ipc.Result {
+	return &ipc.Result{Seq: r.Seq, Code: ipc.CodeExpired, Message: "the client gave up before the commit"}
+}
+
+func (s *seller) toTicket(r *ipc.Request) ticket.Request {
+	return ticket.Request{ID: r.ID, Buyer: r.Buyer, Seat: r.Seat, Seller: s.w.Slot, Fingerprint: r.Fingerprint}
+}
+
+func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs []*ipc.Request) []ipc.Message {
 	treqs := make([]ticket.Request, len(reqs))
 	for i, r := range reqs {
-		treqs[i] = ticket.Request{ID: r.ID, Buyer: r.Buyer, Seat: r.Seat, Seller: s.w.Slot, Fingerprint: r.Fingerprint}
+		treqs[i] = s.toTicket(r)
+	}
+	var late []ipc.Message
+	more := func() []ticket.Request {
+		now := time.Now().UnixNano()
+		var out []ticket.Request
+		for _, r := range b.more(event, b.max-len(reqs)) {
+			if r.Deadline != 0 && now > r.Deadline {
+				late = append(late, expired(r))
+				continue
+			}
+			reqs = append(reqs, r)
+			out = append(out, s.toTicket(r))
+		}
+		return out
 	}
 	// The commit runs to completion even if the seller is asked to stop:
 	// the lock timeout bounds it.
-	res, c, err := s.store.BookBatch(context.WithoutCancel(ctx), event, treqs)
-	out := make([]ipc.Message, len(reqs))
+	res, c, err := s.store.BookGroup(context.WithoutCancel(ctx), event, treqs, more)
+	out := make([]ipc.Message, len(reqs), len(reqs)+len(late))
 	for i, r := range reqs {
 		m := &ipc.Result{
 			Seq:    r.Seq,
@@ -63,9 +149,9 @@ func (s *seller) commitEvent(ctx context.Context, event string, reqs []*ipc.Requ
 			rerr = res[i].Err
 		}
 		if rerr == nil {
-			b := res[i].Booking
+			bk := res[i].Booking
 			m.Code, m.Replayed = ipc.CodeOK, res[i].Replayed
-			m.Booking = &ipc.Booking{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller}
+			m.Booking = &ipc.Booking{ID: bk.ID, Event: event, Seat: bk.Seat, Buyer: bk.Buyer, Seller: bk.Seller}
 		} else {
 			m.Code, m.Message = code(rerr), rerr.Error()
 		}
@@ -74,7 +160,7 @@ func (s *seller) commitEvent(ctx context.Context, event string, reqs []*ipc.Requ
 	if err != nil && errors.Is(err, ticket.ErrCorrupt) {
 		s.log.Error("ticket file is corrupt; refusing to touch it", "event", event, "err", err)
 	}
-	return out
+	return append(out, late...)
 }
 
 // code maps a ticket error to a result code.

@@ -113,26 +113,13 @@ func (s *seller) serve(ctx context.Context) error {
 	go func() { defer hb.Done(); s.heartbeat(stopHB) }()
 	defer func() { close(stopHB); hb.Wait() }()
 
-	batch := make([]*ipc.Request, 0, max(1, s.w.MaxBatch))
+	b := &batcher{reqs: reqs, max: max(1, s.w.MaxBatch)}
 	for {
-		r, ok := <-reqs
-		if !ok {
+		event, group := b.next()
+		if group == nil {
 			break
 		}
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-reqs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		if err := s.commit(ctx, batch); err != nil {
+		if err := s.commit(ctx, b, event, group); err != nil {
 			return err
 		}
 	}

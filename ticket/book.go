@@ -49,9 +49,22 @@ func (s *Store) Book(ctx context.Context, event string, r Request) (Booking, Com
 // a failed write) means no request was committed. The bookings are
 // durable when BookBatch returns.
 func (s *Store) BookBatch(ctx context.Context, event string, reqs []Request) ([]Result, Commit, error) {
+	return s.BookGroup(ctx, event, reqs, nil)
+}
+
+// BookGroup is BookBatch whose batch can grow while it waits for the
+// lock: once the lock is held and the state is fresh, more (if not nil)
+// is called once and the requests it returns join the commit. The results
+// follow reqs and then the requests more returned. Taking the batch after
+// the wait, rather than before, lets a busy event commit many requests
+// per lock acquisition.
+func (s *Store) BookGroup(ctx context.Context, event string, reqs []Request, more func() []Request) ([]Result, Commit, error) {
 	var results []Result
 	c, err := s.update(ctx, event, func(st *state) (*record, error) {
 		var rec *record
+		if more != nil {
+			reqs = append(reqs, more()...)
+		}
 		results = make([]Result, len(reqs))
 		for i, r := range reqs {
 			results[i] = st.book(r)

@@ -33,6 +33,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return seller.Main(ctx, args[1:], stdout, stderr)
 		case "load":
 			return runLoad(ctx, args[1:], stdout, stderr)
+		case "demo":
+			return runDemo(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseServe(args, stderr)
@@ -74,7 +76,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")

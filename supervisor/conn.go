@@ -148,8 +148,22 @@ func (s *Supervisor) handshake(conn *ipc.Conn, peer ipc.Peer) (*slot, error) {
 }
 
 // claim gives the connecting seller its slot: a fixed slot only to the
-// child process started for it, any other peer an extra slot.
+// child process started for it, any other peer an extra slot. A child can
+// say hello before its starter has recorded its pid, so a pid mismatch is
+// retried for a short while before it is refused.
 func (s *Supervisor) claim(h *ipc.Hello, peer ipc.Peer) (*slot, error) {
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
+		sl, err := s.tryClaim(h, peer)
+		if !errors.Is(err, errNotYours) || time.Now().After(deadline) {
+			return sl, err
+		}
+	}
+}
+
+// errNotYours is tryClaim's answer for a fixed slot started for another pid.
+var errNotYours = errors.New("slot belongs to another process")
+
+func (s *Supervisor) tryClaim(h *ipc.Hello, peer ipc.Peer) (*slot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping.Load() {
@@ -169,7 +183,7 @@ func (s *Supervisor) claim(h *ipc.Hello, peer ipc.Peer) (*slot, error) {
 		return nil, fmt.Errorf("slot %d is already taken", h.Slot)
 	}
 	if sl.pid != peer.PID {
-		return nil, fmt.Errorf("slot %d belongs to pid %d, not %d", h.Slot, sl.pid, peer.PID)
+		return nil, fmt.Errorf("%w: slot %d belongs to pid %d, not %d", errNotYours, h.Slot, sl.pid, peer.PID)
 	}
 	sl.pending = true
 	return sl, nil

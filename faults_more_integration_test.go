@@ -1,0 +1,223 @@
+package booker_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// checkInvariants holds the answers against the ticket file: every 201 is
+// in the file with its seat, no seat confirmed twice, sold <= capacity,
+// and the file parses (readEvent fails the test otherwise).
+func checkInvariants(t *testing.T, dir string, answers []answer) verdict {
+	t.Helper()
+	e := readEvent(t, dir, "demo")
+	v := judge(answers, e)
+	if v.lost != 0 || v.doubleSeats != 0 || v.confirmed > e.Capacity || e.Sold() > e.Capacity {
+		t.Fatalf("invariants broken: %+v (capacity %d, in file %d)", v, e.Capacity, e.Sold())
+	}
+	seats := map[int]bool{}
+	for _, b := range e.Bookings {
+		if seats[b.Seat] {
+			t.Fatalf("seat %d twice in the file", b.Seat)
+		}
+		seats[b.Seat] = true
+	}
+	return v
+}
+
+// TestSellerCrashPoints makes one seller SIGKILL itself at each step of
+// its commit (BOOKER_CRASH_AT, once per run via BOOKER_CRASH_FILE) under
+// load; nothing confirmed is lost or doubled.
+func TestSellerCrashPoints(t *testing.T) {
+	for _, step := range []string{"after-read", "after-append", "after-fsync", "after-temp-write", "after-rename", "after-reply"} {
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			b := startBooker(t, binDir, dir, []string{"BOOKER_CRASH_AT=" + step, "BOOKER_CRASH_FILE=" + crashed},
+				"--tickets", "400", "--max-restarts", "50")
+			answers := b.load("demo", 300, 16)
+			if _, err := os.Stat(crashed); err != nil {
+				t.Fatalf("no seller crashed at %s: %v", step, err)
+			}
+			v := checkInvariants(t, dir, answers)
+			t2 := time.Now()
+			b.waitRestarts(1, 10*time.Second)
+			t.Logf("crash %s: %+v (restart seen after %v)", step, v, time.Since(t2))
+			if v.confirmed < 290 {
+				t.Fatalf("only %d of 300 confirmed after one crash: %v", v.confirmed, v.byStatus)
+			}
+			b.stop()
+		})
+	}
+}
+
+// TestSIGSTOPSeller stops a seller (maybe holding the lock) under load:
+// others wait or time out cleanly (503/504, never a double booking), the
+// silent seller is killed after the heartbeat timeout, service resumes.
+func TestSIGSTOPSeller(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--tickets", "2000", "--lock-timeout", "1s", "--booking-timeout", "3s", "--max-restarts", "20")
+	victim := b.sellers()[1].PID
+	var answers []answer
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a := b.load("demo", 600, 16)
+		mu.Lock()
+		answers = a
+		mu.Unlock()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	syscall.Kill(victim, syscall.SIGSTOP)
+	time.Sleep(2 * time.Second)
+	syscall.Kill(victim, syscall.SIGCONT)
+	wg.Wait()
+	v := checkInvariants(t, dir, answers)
+	for code := range v.byStatus {
+		if code != 201 && code != 503 && code != 504 {
+			t.Fatalf("unexpected answers %v", v.byStatus)
+		}
+	}
+	b.waitReady(15 * time.Second)
+	if a := b.book("demo", "after", 0, ""); a.status != 201 {
+		t.Fatalf("service did not resume: %+v", a)
+	}
+	t.Logf("SIGSTOP 2s of one seller under load: %+v", v)
+	b.stop()
+}
+
+// TestQueueFullAnswers503 fills the queue while the only seller is
+// stopped: the overflow is answered 503 overloaded with Retry-After at
+// once, and the queued requests are served once the seller resumes.
+func TestQueueFullAnswers503(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--sellers", "1", "--queue-size", "8", "--seller-window", "4", "--booking-timeout", "20s")
+	seller := b.sellers()[0].PID
+	syscall.Kill(seller, syscall.SIGSTOP)
+	defer syscall.Kill(seller, syscall.SIGCONT)
+	type res struct {
+		a   answer
+		dur time.Duration
+	}
+	out := make(chan res, 40)
+	for i := 0; i < 40; i++ {
+		go func() {
+			t0 := time.Now()
+			a := b.book("demo", "q", 0, "")
+			out <- res{a, time.Since(t0)}
+		}()
+		time.Sleep(2 * time.Millisecond)
+	}
+	var overloaded []time.Duration
+	for len(overloaded) < 40-8-4 {
+		r := <-out
+		if r.a.status != 503 || r.a.code != "overloaded" {
+			t.Fatalf("while stopped: %+v", r.a)
+		}
+		overloaded = append(overloaded, r.dur)
+	}
+	syscall.Kill(seller, syscall.SIGCONT)
+	for i := 0; i < 12; i++ {
+		if r := <-out; r.a.status != 201 {
+			t.Fatalf("queued request after resume: %+v", r.a)
+		}
+	}
+	var worst time.Duration
+	for _, d := range overloaded {
+		worst = max(worst, d)
+	}
+	t.Logf("%d requests answered 503 while the queue was full; slowest answer %v", len(overloaded), worst)
+	b.stop()
+}
+
+// TestDiskFullFailsCleanly runs booker on a tiny tmpfs: when the disk
+// fills, bookings fail with a clear error, the ticket file stays intact
+// and parseable, booker stays up, and every 201 is in the file.
+func TestDiskFullFailsCleanly(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", dir).Run()
+	b := startBooker(t, binDir, dir, nil, "--tickets", "100000", "--sellers", "2", "--max-restarts", "50")
+	var answers []answer
+	failures := 0
+	for i := 0; i < 3000 && failures < 20; i++ {
+		a := b.book("demo", strings.Repeat("x", 150)+strconv.Itoa(i), 0, "")
+		answers = append(answers, a)
+		if a.status != 201 {
+			failures++
+			if a.status != 500 {
+				t.Fatalf("disk full answered %+v", a)
+			}
+		}
+	}
+	if failures == 0 {
+		t.Fatal("the disk never filled")
+	}
+	v := checkInvariants(t, dir, answers)
+	if resp, err := http.Get(b.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("booker down after disk full: %v", err)
+	}
+	if !strings.Contains(b.log.String(), "no space left on device") {
+		t.Errorf("the log does not say why: %s", tail(b.log.String(), 20))
+	}
+	t.Logf("disk full: %+v", v)
+	b.stop()
+}
+
+// TestC10K holds 10,000 client connections open against booker and checks
+// it keeps answering; booker's RSS is logged.
+func TestC10K(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("10,000 connections: not under -short or -race")
+	}
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--tickets", "1000", "--sellers", "2")
+	addr := strings.TrimPrefix(b.url, "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 10000; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		// Half send the start of a request and stall (slow clients).
+		if i%2 == 0 {
+			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if a := b.book("demo", "c10k", 0, ""); a.status != 201 {
+			t.Fatalf("booking with 10,000 connections open: %+v", a)
+		}
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmRSS") || strings.HasPrefix(line, "VmHWM") {
+			t.Logf("booker with 10,000 open connections: %s", strings.Join(strings.Fields(line), " "))
+		}
+	}
+	b.stop()
+}
+

@@ -488,3 +488,5 @@ func killPID(pid int) {
 func filepathGlob(dir, pattern string) ([]string, error) {
 	return filepath.Glob(filepath.Join(dir, pattern))
 }
+
+func newDelete(url string) (*http.Request, error) { return http.NewRequest("DELETE", url, nil) }

@@ -17,7 +17,7 @@ import (
 func pipe(t *testing.T) (*Conn, *Conn) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "s.sock")
-	l, err := Listen(path, 0o600)
+	l, err := Listen(path, 0o600, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func FuzzReadFrame(f *testing.F) {
 
 func TestListenModeAndStaleSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "booker.sock")
-	l, err := Listen(path, 0o600)
+	l, err := Listen(path, 0o600, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestListenModeAndStaleSocket(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
 		t.Fatalf("socket mode %v, %v", fi.Mode(), err)
 	}
-	if _, err := Listen(path, 0o600); !errors.Is(err, ErrSocketInUse) {
+	if _, err := Listen(path, 0o600, -1); !errors.Is(err, ErrSocketInUse) {
 		t.Fatalf("second listener: %v, want ErrSocketInUse", err)
 	}
 	// A listener that dies without unlinking leaves a stale file behind:
@@ -149,7 +149,7 @@ func TestListenModeAndStaleSocket(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("want a stale socket file for the test: %v", err)
 	}
-	l2, err := Listen(path, 0o600)
+	l2, err := Listen(path, 0o600, -1)
 	if err != nil {
 		t.Fatalf("listen over stale socket: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestListenModeAndStaleSocket(t *testing.T) {
 
 	notSock := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(notSock, []byte("data"), 0o644)
-	if _, err := Listen(notSock, 0o600); err == nil {
+	if _, err := Listen(notSock, 0o600, -1); err == nil {
 		t.Fatal("Listen replaced a regular file")
 	}
 	if b, _ := os.ReadFile(notSock); string(b) != "data" {

@@ -18,12 +18,13 @@ var ErrSocketInUse = errors.New("ipc: socket in use by another process")
 var ErrPeerRefused = errors.New("ipc: peer refused")
 
 // Listen listens on a Unix socket at path with the given file mode (0600
-// unless the caller wants a group to connect). A stale socket file left by
+// unless the caller wants a group to connect) and group (-1: keep the
+// process's). A stale socket file left by
 // a killed process is removed; a live one is ErrSocketInUse; a path that
 // is not a socket is never removed. The socket is bound inside a private
 // directory, chmod-ed and then renamed into place, so it is never
 // reachable with wider permissions.
-func Listen(path string, mode os.FileMode) (*net.UnixListener, error) {
+func Listen(path string, mode os.FileMode, gid int) (*net.UnixListener, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
@@ -45,6 +46,11 @@ func Listen(path string, mode os.FileMode) (*net.UnixListener, error) {
 	fail := func(err error) (*net.UnixListener, error) {
 		l.Close()
 		return nil, err
+	}
+	if gid >= 0 {
+		if err := os.Lchown(tmp, -1, gid); err != nil {
+			return fail(fmt.Errorf("ipc: chown socket: %w", err))
+		}
 	}
 	if err := os.Chmod(tmp, mode); err != nil {
 		return fail(fmt.Errorf("ipc: chmod socket: %w", err))

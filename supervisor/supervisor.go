@@ -55,9 +55,11 @@ type Observer interface {
 type Config struct {
 	// Sellers is the number of seller processes (slots 0..Sellers-1).
 	Sellers int
-	// Socket is the Unix socket path; SocketMode its mode (0600 if zero).
+	// Socket is the Unix socket path; SocketMode its mode (0600 if zero)
+	// and SocketGID its group (-1: booker's own).
 	Socket     string
 	SocketMode os.FileMode
+	SocketGID  int
 	// Command returns the command that runs a seller for a slot. The
 	// supervisor sets its process attributes and output.
 	Command func(slot int) *exec.Cmd
@@ -173,7 +175,7 @@ func New(cfg Config, log *slog.Logger) *Supervisor {
 
 // Start listens on the socket and starts the sellers.
 func (s *Supervisor) Start() error {
-	l, err := ipc.Listen(s.cfg.Socket, s.cfg.SocketMode)
+	l, err := ipc.Listen(s.cfg.Socket, s.cfg.SocketMode, s.cfg.SocketGID)
 	if err != nil {
 		return err
 	}

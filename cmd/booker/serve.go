@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -69,6 +70,7 @@ type serveConfig struct {
 	Window          int
 	MaxBatch        int
 	AuditInterval   time.Duration
+	SocketGroup     string
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -86,6 +88,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.RaceWindow, "race-window", 0, "race mode: pause between read and write, e.g. 2ms")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "HTTP API and /metrics")
 	fs.StringVar(&c.Socket, "socket", "", "the Unix socket sellers connect to (default <data-dir>/booker.sock)")
+	fs.StringVar(&c.SocketGroup, "socket-group", "", "make the socket 0660 and owned by this group (sellers of other users still need booker's uid)")
 	fs.IntVar(&c.QueueSize, "queue-size", 1024, "bounded queue of pending requests")
 	fs.BoolVar(&c.Fsync, "fsync", true, "durable commits")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "drain deadline, then SIGKILL")
@@ -142,11 +145,17 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		return err
 	}
 	m := metrics.New(c.Mode, seller.Version())
+	mode, gid, err := socketAccess(c.SocketGroup)
+	if err != nil {
+		return err
+	}
 	sup := supervisor.New(supervisor.Config{
-		Sellers:   c.Sellers,
-		Socket:    c.Socket,
-		Command:   sellerCmd,
-		QueueSize: c.QueueSize,
+		Sellers:    c.Sellers,
+		Socket:     c.Socket,
+		SocketMode: mode,
+		SocketGID:  gid,
+		Command:    sellerCmd,
+		QueueSize:  c.QueueSize,
 		Welcome: ipc.Welcome{
 			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync,
 			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
@@ -207,6 +216,23 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// socketAccess returns the socket's mode and group: 0600 and booker's own
+// group, or 0660 and the named group.
+func socketAccess(group string) (os.FileMode, int, error) {
+	if group == "" {
+		return 0o600, -1, nil
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--socket-group: %w", err)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--socket-group %s: gid %q", group, g.Gid)
+	}
+	return 0o660, gid, nil
 }
 
 // sellerCommand resolves how to start a seller: --seller-bin, else the

@@ -220,4 +220,3 @@ func TestC10K(t *testing.T) {
 	}
 	b.stop()
 }
-

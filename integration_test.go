@@ -325,6 +325,16 @@ func TestRaceModeOversells(t *testing.T) {
 }
 
 func TestKillSellersUnderLoadLosesNothing(t *testing.T) {
+	rounds := 3
+	if testing.Short() {
+		rounds = 1
+	}
+	for round := 1; round <= rounds; round++ {
+		t.Run(fmt.Sprint("round", round), killSellersRound)
+	}
+}
+
+func killSellersRound(t *testing.T) {
 	dir := t.TempDir()
 	b := startBooker(t, binDir, dir, nil, "--tickets", "500", "--max-restarts", "1000", "--fsync=false")
 	done := make(chan struct{})

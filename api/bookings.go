@@ -43,9 +43,12 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	res, code := s.submit(r.Context(), req)
 	s.cfg.Observer.Booking(event, code)
 	if h := s.cfg.History; h != nil {
-		op := Op{Call: call, Return: time.Now(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat, Result: code}
-		if res != nil && res.Booking != nil {
-			op.Booked, op.Seller = res.Booking.Seat, res.Booking.Seller
+		op := Op{Kind: "book", Call: call, Return: time.Now(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat, Result: code}
+		if res != nil {
+			op.CSStart, op.CSEnd, op.CSLocked, op.Committer = res.Start, res.End, res.Locked, res.Slot
+			if res.Booking != nil {
+				op.Booked, op.Seller, op.Replayed = res.Booking.Seat, res.Booking.Seller, res.Replayed
+			}
 		}
 		h.Record(op)
 	}
@@ -174,8 +177,19 @@ func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
+	call := time.Now()
 	event, id := r.PathValue("id"), r.PathValue("booking")
 	b, err := s.cfg.Store.Cancel(r.Context(), event, id)
+	if h := s.cfg.History; h != nil {
+		op := Op{Kind: "cancel", Call: call, Return: time.Now(), Event: event, ID: id, Buyer: b.Buyer, Booked: b.Seat, Seat: b.Seat, Result: "confirmed", Committer: -1}
+		if err != nil {
+			op.Result = "refused"
+			if !errors.Is(err, ticket.ErrNoBooking) {
+				op.Result = "unknown"
+			}
+		}
+		h.Record(op)
+	}
 	if err != nil {
 		s.writeStoreError(w, err)
 		return

@@ -67,15 +67,21 @@ type Recorder interface {
 	Record(op Op)
 }
 
-// Op is one booking operation as a client saw it.
+// Op is one booking or cancel as a client saw it.
 type Op struct {
+	Kind         string // "book" or "cancel"
 	Call, Return time.Time
 	Event, ID    string
 	Buyer        string
-	Seat         int // asked for; 0 for any
-	Result       string
-	Booked       int // seat confirmed, when Result is "confirmed"
-	Seller       int
+	Seat         int    // asked for; 0 for any
+	Result       string // the booker_bookings_total result label; "confirmed" for a cancel done
+	Booked       int    // seat confirmed, when Result is "confirmed"
+	Replayed     bool
+	Seller       int // slot that first booked it
+	// The committing seller's critical section (Unix nanoseconds) and slot.
+	CSStart, CSEnd int64
+	CSLocked       bool
+	Committer      int
 }
 
 // Server serves the API. It is safe for concurrent use.

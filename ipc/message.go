@@ -65,6 +65,8 @@ const (
 // Result answers one Request.
 type Result struct {
 	Seq uint64 `json:"seq"`
+	// Slot is the slot of the seller that answered.
+	Slot int `json:"slot"`
 	// Code is CodeOK or the reason for failure; Message explains it.
 	Code    string `json:"code"`
 	Message string `json:"message,omitempty"`

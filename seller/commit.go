@@ -103,7 +103,7 @@ func (s *seller) commit(ctx context.Context, b *batcher, event string, group []*
 }
 
 func expired(r *ipc.Request) *ipc.Result {
-	return &ipc.Result{Seq: r.Seq, Code: ipc.CodeExpired, Message: "the client gave up before the commit"}
+	return &ipc.Result{Seq: r.Seq, Slot: -1, Code: ipc.CodeExpired, Message: "the client gave up before the commit"}
 }
 
 func (s *seller) toTicket(r *ipc.Request) ticket.Request {
@@ -136,6 +136,7 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 	for i, r := range reqs {
 		m := &ipc.Result{
 			Seq:    r.Seq,
+			Slot:   s.w.Slot,
 			Lead:   i == 0,
 			Batch:  len(reqs),
 			Wait:   c.Waited,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bookerhq/booker/api"
 	"github.com/bookerhq/booker/audit"
+	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/ipc"
 	"github.com/bookerhq/booker/metrics"
 	"github.com/bookerhq/booker/seller"
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runLoad(ctx, args[1:], stdout, stderr)
 		case "demo":
 			return runDemo(ctx, args[1:], stdout, stderr)
+		case "check-history":
+			return runCheckHistory(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseServe(args, stderr)
@@ -71,6 +74,7 @@ type serveConfig struct {
 	MaxBatch        int
 	AuditInterval   time.Duration
 	SocketGroup     string
+	History         string
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -78,7 +82,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")
@@ -88,6 +92,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.RaceWindow, "race-window", 0, "race mode: pause between read and write, e.g. 2ms")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "HTTP API and /metrics")
 	fs.StringVar(&c.Socket, "socket", "", "the Unix socket sellers connect to (default <data-dir>/booker.sock)")
+	fs.StringVar(&c.History, "history", "", "record every booking and cancel to this file, for booker check-history")
 	fs.StringVar(&c.SocketGroup, "socket-group", "", "make the socket 0660 and owned by this group (sellers of other users still need booker's uid)")
 	fs.IntVar(&c.QueueSize, "queue-size", 1024, "bounded queue of pending requests")
 	fs.BoolVar(&c.Fsync, "fsync", true, "durable commits")
@@ -175,10 +180,24 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		return err
 	}
 	ledger := audit.NewLedger()
-	handler := api.New(api.Config{
+	apiCfg := api.Config{
 		Store: store, Queue: sup, Ledger: ledger, Observer: m, Metrics: m.Handler(),
 		BookingTimeout: c.BookingTimeout, Log: log,
-	})
+	}
+	if c.History != "" {
+		rec, err := history.Create(c.History, func(event string) int {
+			capacity, _, _ := store.Count(context.Background(), event)
+			return capacity
+		})
+		if err != nil {
+			sup.Stop(context.Background())
+			ln.Close()
+			return err
+		}
+		defer rec.Close()
+		apiCfg.History = rec
+	}
+	handler := api.New(apiCfg)
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	defer stopAudit()
 	go audit.Watch(auditCtx, store, ledger, c.AuditInterval, m.Audited)

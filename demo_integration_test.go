@@ -1,6 +1,7 @@
 package booker_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,8 @@ import (
 // checks its verdict and table: race mode shows anomalies, locked none.
 func TestOversellDemo(t *testing.T) {
 	for attempt := 1; attempt <= 3; attempt++ {
-		cmd := exec.Command(filepath.Join(binDir, "booker"), "demo", "--capacity", "30", "--buyers", "200", "--window", "3ms")
+		report := filepath.Join(t.TempDir(), "report.html")
+		cmd := exec.Command(filepath.Join(binDir, "booker"), "demo", "--capacity", "30", "--buyers", "200", "--window", "3ms", "--report", report)
 		out, err := cmd.CombinedOutput()
 		text := string(out)
 		t.Logf("attempt %d:\n%s", attempt, text)
@@ -32,10 +34,63 @@ func TestOversellDemo(t *testing.T) {
 				locked = f
 			}
 		}
-		if len(locked) < 7 || locked[2] != "30" || locked[3] != "30" || locked[4] != "0" || locked[5] != "0" || locked[6] != "0" {
-			t.Fatalf("locked row %v, want 30 confirmed, 30 in file, no anomaly", locked)
+		if len(locked) < 11 || locked[2] != "30" || locked[3] != "30" || locked[4] != "0" || locked[5] != "0" || locked[6] != "0" ||
+			locked[9] != "0" || locked[10] != "linearizable" {
+			t.Fatalf("locked row %v, want 30 confirmed, 30 in file, no anomaly, no overlap, linearizable", locked)
 		}
+		checkReportInBrowser(t, report)
 		return
 	}
 	t.Fatal("race mode showed no anomaly in 3 demo runs")
+}
+
+// checkReportInBrowser renders the demo's HTML report in headless
+// Chromium and checks the DOM it built: a lane per seller in each mode's
+// timeline, critical-section bars, the anomaly counts, and overlapping
+// sections in race mode only.
+func checkReportInBrowser(t *testing.T, report string) {
+	t.Helper()
+	var browser string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Log("chromium not installed (apt-get install chromium, as .ci/run does): report not rendered")
+		return
+	}
+	profile := t.TempDir()
+	shot := filepath.Join(t.TempDir(), "report.png")
+	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile}
+	dom, err := exec.Command(browser, append(flags, "--dump-dom", "file://"+report)...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	html := string(dom)
+	for _, mode := range []string{"race", "locked"} {
+		if !strings.Contains(html, `<svg class="timeline" data-mode="`+mode+`"`) {
+			t.Fatalf("no %s timeline in the rendered DOM", mode)
+		}
+		if n := strings.Count(html, `class="cs cs-`+mode+`"`); n == 0 {
+			t.Fatalf("no critical-section bars drawn for %s mode", mode)
+		}
+	}
+	if n := strings.Count(html, `class="lane"`); n != 8 {
+		t.Fatalf("%d lanes drawn, want 4 sellers x 2 modes", n)
+	}
+	if !strings.Contains(html, `data-mode="locked"><td>locked</td><td>30</td><td>30</td><td>30</td>`) {
+		t.Fatal("the locked row's counts are not in the rendered report")
+	}
+	if strings.Contains(html, `data-mode="race"`) && !strings.Contains(html, `class="bad" data-overlaps=`) {
+		t.Fatal("race mode shows no overlapping critical sections in the report")
+	}
+	if err := exec.Command(browser, append(flags, "--window-size=1200,900", "--screenshot="+shot, "file://"+report)...).Run(); err != nil {
+		t.Fatalf("chromium screenshot: %v", err)
+	}
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
+		t.Fatalf("screenshot of the report: %v", err)
+	}
 }

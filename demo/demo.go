@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bookerhq/booker/audit"
+	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/load"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -53,65 +54,103 @@ type Row struct {
 	Lost       int     `json:"lost"`
 	Throughput float64 `json:"throughput"`
 	P99        float64 `json:"p99_ms"`
+	// History is the verdict of the linearizability check of the run's
+	// recorded history; Overlaps counts overlapping critical sections of
+	// different sellers.
+	History    string `json:"history"`
+	Overlaps   int    `json:"overlapping_critical_sections"`
+	Linearizes bool   `json:"linearizable"`
 }
 
 // Anomalous reports whether the row shows any correctness violation.
 func (r Row) Anomalous() bool { return r.Oversold > 0 || r.Double > 0 || r.Lost > 0 }
 
-// Run runs race mode then locked mode and returns their rows.
-func Run(ctx context.Context, cfg Config) ([]Row, error) {
+// Run runs race mode then locked mode and returns their rows and
+// recorded histories (by mode).
+func Run(ctx context.Context, cfg Config) ([]Row, map[string][]history.Op, error) {
 	var rows []Row
+	hist := map[string][]history.Op{}
 	for _, mode := range []ticket.Mode{ticket.Race, ticket.Locked} {
-		r, err := runMode(ctx, cfg, mode)
+		r, ops, err := runMode(ctx, cfg, mode)
 		if err != nil {
-			return rows, fmt.Errorf("%s run: %w", mode, err)
+			return rows, hist, fmt.Errorf("%s run: %w", mode, err)
 		}
 		rows = append(rows, r)
+		hist[string(mode)] = ops
 	}
-	return rows, nil
+	return rows, hist, nil
 }
 
-func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, error) {
+func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, []history.Op, error) {
+	r, histPath, err := runBooker(ctx, cfg, mode)
+	if err != nil {
+		return r, nil, err
+	}
+	f, err := os.Open(histPath)
+	if err != nil {
+		return r, nil, err
+	}
+	ops, err := history.Read(f)
+	f.Close()
+	if err != nil {
+		return r, nil, err
+	}
+	rep := history.Check(ops, 20*time.Second)
+	r.Linearizes = len(rep) > 0 && rep[0].Linearizable()
+	switch {
+	case len(rep) == 0:
+		r.History = "empty"
+	case r.Linearizes:
+		r.History = "linearizable"
+	default:
+		r.History = fmt.Sprintf("violated (%d seats twice, count %s)", len(rep[0].BadSeats), rep[0].Count)
+	}
+	r.Overlaps = overlaps(sections(ops))
+	return r, ops, nil
+}
+
+func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, error) {
 	dir := filepath.Join(cfg.Dir, string(mode))
 	if err := os.RemoveAll(dir); err != nil {
-		return Row{}, err
+		return Row{}, "", err
 	}
-	args := []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--mode", string(mode),
+	histPath := filepath.Join(cfg.Dir, string(mode)+".history.jsonl")
+	args := []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--mode", string(mode), "--history", histPath,
 		"--tickets", strconv.Itoa(cfg.Capacity), "--sellers", strconv.Itoa(cfg.Sellers), "--audit-interval", "1h"}
 	if mode == ticket.Race && cfg.Window > 0 {
 		args = append(args, "--race-window", cfg.Window.String())
 	}
 	b, err := start(ctx, cfg, args)
 	if err != nil {
-		return Row{}, err
+		return Row{}, "", err
 	}
 	defer b.stop()
 	sum, err := load.Run(ctx, load.Config{
 		URL: b.url, Event: "demo", Buyers: cfg.Buyers, Concurrency: cfg.Concurrency, Seed: cfg.Seed, Seats: cfg.Seats,
 	}, io.Discard)
 	if err != nil {
-		return Row{}, err
+		return Row{}, "", err
 	}
 	var rep audit.Report
 	if err := getJSON(b.url+"/v1/events/demo/audit", &rep); err != nil {
-		return Row{}, err
+		return Row{}, "", err
 	}
 	if err := b.stop(); err != nil {
-		return Row{}, fmt.Errorf("stop booker: %w", err)
+		return Row{}, "", fmt.Errorf("stop booker: %w", err)
 	}
 	// booker's audit and the clients' own count must agree.
 	if rep.Confirmed != sum.Confirmed {
-		return Row{}, fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
+		return Row{}, "", fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
 	}
 	e, err := ticket.ReadEvent(dir, "demo")
 	if err != nil {
-		return Row{}, err
+		return Row{}, "", err
 	}
 	return Row{
 		Mode: string(mode), Capacity: cfg.Capacity, Confirmed: sum.Confirmed, InFile: e.Sold(),
 		Oversold: rep.Oversold, Double: rep.DoubleBookedSeats, Lost: rep.Lost,
 		Throughput: sum.Throughput, P99: sum.LatencyMS.P99,
-	}, nil
+	}, histPath, nil
 }
 
 // process is one running booker.
@@ -195,10 +234,10 @@ func getJSON(url string, v any) error {
 // WriteTable writes the rows side by side.
 func WriteTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tcapacity\tconfirmed to clients\tin ticket file\toversold\tdouble-booked seats\tlost bookings\tthroughput/s\tp99 ms\t")
+	fmt.Fprintln(tw, "mode\tcapacity\tconfirmed to clients\tin ticket file\toversold\tdouble-booked seats\tlost bookings\tthroughput/s\tp99 ms\tcritical sections overlapping\thistory\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t\n",
-			r.Mode, r.Capacity, r.Confirmed, r.InFile, r.Oversold, r.Double, r.Lost, r.Throughput, r.P99)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%s\t\n",
+			r.Mode, r.Capacity, r.Confirmed, r.InFile, r.Oversold, r.Double, r.Lost, r.Throughput, r.P99, r.Overlaps, r.History)
 	}
 	return tw.Flush()
 }
@@ -214,6 +253,8 @@ func Verdict(rows []Row) error {
 			return fmt.Errorf("locked mode showed anomalies: %+v", r)
 		case r.Mode == string(ticket.Locked) && (r.Confirmed != r.InFile || r.Confirmed > r.Capacity):
 			return fmt.Errorf("locked mode: %d confirmed, %d in the file", r.Confirmed, r.InFile)
+		case r.Mode == string(ticket.Locked) && (!r.Linearizes || r.Overlaps > 0):
+			return fmt.Errorf("locked mode: history %s, %d overlapping critical sections", r.History, r.Overlaps)
 		}
 	}
 	return nil

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bookerhq/booker/demo"
+	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/load"
 )
 
@@ -30,6 +32,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seats := fs.String("seats", "any", "any, or hot:K")
 	fs.StringVar(&cfg.Dir, "dir", "", "where the two runs' data go (default: a temp dir, removed after)")
 	verbose := fs.Bool("verbose", false, "show booker's logs")
+	report := fs.String("report", "reports/oversell-demo.html", "write the HTML report (timelines of the sellers' critical sections) here; empty: none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -54,16 +57,37 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%d buyers, %d at a time, for %d tickets; %d sellers; race window %v\n\n",
 		cfg.Buyers, cfg.Concurrency, cfg.Capacity, cfg.Sellers, cfg.Window)
-	rows, err := demo.Run(ctx, cfg)
+	rows, hist, err := demo.Run(ctx, cfg)
 	if len(rows) > 0 {
 		demo.WriteTable(stdout, rows)
 	}
 	if err != nil {
 		return err
 	}
+	if *report != "" {
+		if err := writeReport(*report, cfg, rows, hist); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nreport: %s\n", *report)
+	}
 	if err := demo.Verdict(rows); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "\nrace mode oversold and double-booked; locked mode sold exactly what it had.")
 	return nil
+}
+
+func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string][]history.Op) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := demo.WriteReport(f, cfg, rows, hist); err != nil {
+		f.Close()
+		return fmt.Errorf("write report: %w", err)
+	}
+	return f.Close()
 }

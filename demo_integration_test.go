@@ -1,11 +1,14 @@
 package booker_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bookerhq/booker/ticket"
 )
 
 // TestOversellDemo runs `booker demo` as scripts/oversell-demo.sh does and
@@ -92,5 +95,50 @@ func checkReportInBrowser(t *testing.T, report string) {
 	}
 	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
 		t.Fatalf("screenshot of the report: %v", err)
+	}
+}
+
+// TestTornWrites: the second lesson. Race mode with --torn-writes rewrites
+// the ticket file in place, and sellers read it half-written: counted in
+// booker_torn_reads_total. Two in-place writers can also interleave for
+// good and leave the file unparseable, which is the lesson too. Without
+// the flag race mode never tears (temp file and rename) and the file
+// always parses.
+func TestTornWrites(t *testing.T) {
+	for _, torn := range []bool{true, false} {
+		dir := t.TempDir()
+		flags := []string{"--mode", "race", "--race-window", "2ms", "--tickets", "100", "--fsync=false"}
+		if torn {
+			flags = append(flags, "--torn-writes")
+		}
+		b := startBooker(t, binDir, dir, nil, flags...)
+		answers := b.load("demo", 300, 16)
+		_, got := b.scrape()
+		n := got[`booker_torn_reads_total{event="demo"}`]
+		failed := 0
+		for _, a := range answers {
+			if a.status == 500 {
+				failed++
+			}
+		}
+		b.stop()
+		_, ferr := ticket.ReadEvent(dir, "demo")
+		if ferr != nil && (!torn || !errors.Is(ferr, ticket.ErrCorrupt)) {
+			t.Fatalf("ticket file after the run: %v", ferr)
+		}
+		t.Logf("torn-writes=%v: %v torn reads, %d requests failed by them; file after the run: %v", torn, n, failed, ferr)
+		if torn && n == 0 {
+			t.Fatal("--torn-writes produced no torn read")
+		}
+		if !torn && (n != 0 || failed != 0) {
+			t.Fatalf("race mode without --torn-writes tore the file: %v torn reads, %d errors", n, failed)
+		}
+		if float64(failed) != n {
+			t.Fatalf("%d failed requests but %v torn reads counted", failed, n)
+		}
+	}
+	out, err := exec.Command(filepath.Join(binDir, "booker"), "--torn-writes", "--data-dir", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "needs --mode race") {
+		t.Fatalf("--torn-writes in locked mode accepted: %s", out)
 	}
 }

@@ -41,6 +41,9 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.Header.Get("Idempotency-Key")
 	res, code := s.submit(r.Context(), req)
+	if res != nil && res.Code == ipc.CodeTornRead {
+		s.cfg.Observer.TornRead(event)
+	}
 	s.cfg.Observer.Booking(event, code)
 	if h := s.cfg.History; h != nil {
 		op := Op{Kind: "book", Call: call, Return: time.Now(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat, Result: code}

@@ -44,6 +44,9 @@ type Observer interface {
 	HTTP(route string, code int, d time.Duration)
 	// Audited is called with each audit report computed.
 	Audited(e *ticket.Event, r audit.Report)
+	// TornRead is called when a seller read a half-written ticket file
+	// (race mode with torn writes).
+	TornRead(event string)
 }
 
 // Config configures a Server.
@@ -119,6 +122,7 @@ type nopObserver struct{}
 func (nopObserver) Booking(string, string)              {}
 func (nopObserver) HTTP(string, int, time.Duration)     {}
 func (nopObserver) Audited(*ticket.Event, audit.Report) {}
+func (nopObserver) TornRead(string)                     {}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ type Welcome struct {
 	Mode        string        `json:"mode"`
 	RaceWindow  time.Duration `json:"race_window"`
 	Fsync       bool          `json:"fsync"`
+	TornWrites  bool          `json:"torn_writes,omitempty"`
 	LockTimeout time.Duration `json:"lock_timeout"`
 	// Window is how many requests booker keeps unanswered on the
 	// connection: the seller's prefetch.
@@ -59,6 +60,7 @@ const (
 	CodeNoEvent     = "event_not_found"
 	CodeLockTimeout = "lock_timeout"
 	CodeExpired     = "expired"
+	CodeTornRead    = "torn_read"
 	CodeError       = "error"
 )
 

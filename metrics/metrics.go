@@ -48,6 +48,7 @@ type Metrics struct {
 	sellerUp *prometheus.GaugeVec
 	restarts *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
+	torn     *prometheus.CounterVec
 	sellers  *sellerCollector
 }
 
@@ -111,6 +112,10 @@ func New(mode ticket.Mode, version string) *Metrics {
 			Help:    "HTTP request latency by route pattern and status code.",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 2.5, 12),
 		}, []string{"route", "code"}),
+		torn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "booker_torn_reads_total",
+			Help: "Commits that read a half-written ticket file (race mode with --torn-writes only).",
+		}, []string{"event"}),
 		sellers: newSellerCollector(),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -119,7 +124,7 @@ func New(mode ticket.Mode, version string) *Metrics {
 	}, []string{"version", "goversion", "mode"})
 	build.WithLabelValues(version, runtime.Version(), string(mode)).Set(1)
 	reg.MustRegister(m.bookings, m.oversold, m.double, m.lost, m.capacity, m.sold,
-		m.lockWait, m.lockHold, m.batch, m.sellerUp, m.restarts, m.httpDur, build, m.sellers,
+		m.lockWait, m.lockHold, m.batch, m.sellerUp, m.restarts, m.httpDur, m.torn, build, m.sellers,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -189,6 +194,9 @@ func (m *Metrics) InitEvent(event string) {
 		m.bookings.WithLabelValues(event, r)
 	}
 }
+
+// TornRead implements api.Observer.
+func (m *Metrics) TornRead(event string) { m.torn.WithLabelValues(event).Inc() }
 
 // Booking implements api.Observer.
 func (m *Metrics) Booking(event, result string) {

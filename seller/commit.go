@@ -158,7 +158,7 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 		}
 		out[i] = m
 	}
-	if err != nil && errors.Is(err, ticket.ErrCorrupt) {
+	if err != nil && errors.Is(err, ticket.ErrCorrupt) && !errors.Is(err, ticket.ErrTornRead) {
 		s.log.Error("ticket file is corrupt; refusing to touch it", "event", event, "err", err)
 	}
 	return append(out, late...)
@@ -167,6 +167,8 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 // code maps a ticket error to a result code.
 func code(err error) string {
 	switch {
+	case errors.Is(err, ticket.ErrTornRead):
+		return ipc.CodeTornRead
 	case errors.Is(err, ticket.ErrSoldOut):
 		return ipc.CodeSoldOut
 	case errors.Is(err, ticket.ErrSeatTaken):

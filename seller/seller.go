@@ -73,6 +73,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Mode:        mode,
 		RaceWindow:  w.RaceWindow,
 		NoSync:      !w.Fsync,
+		TornWrites:  w.TornWrites,
 		LockTimeout: w.LockTimeout,
 		Hook:        s.crashHook,
 	})

@@ -105,7 +105,7 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 // a bounded number of times: the cost per booking stays flat as the event
 // grows.
 func (s *Store) shouldCompact(st *state, add int) bool {
-	if s.opts.CompactMin < 0 || st.jf == nil {
+	if s.opts.CompactMin < 0 || st.jf == nil || s.opts.TornWrites {
 		return true
 	}
 	return st.off+int64(add) > max(s.opts.CompactMin, st.snapSize)
@@ -165,7 +165,11 @@ func (s *Store) compact(st *state) error {
 	if err != nil {
 		return err
 	}
-	if err := s.replace(s.Path(e.ID), data, true); err != nil {
+	write := s.replace
+	if s.opts.TornWrites {
+		write = s.writeInPlace
+	}
+	if err := write(s.Path(e.ID), data, true); err != nil {
 		return err
 	}
 	if err := s.replace(s.journalPath(e.ID), nil, false); err != nil {
@@ -246,6 +250,27 @@ func (s *Store) replace(path string, data []byte, hooks bool) (err error) {
 		}
 	}
 	return nil
+}
+
+// writeInPlace is the torn-writes lesson's write: truncate the file and
+// write it, pausing RaceWindow halfway. Not crash-safe, and readers can
+// see it half-written: only with Options.TornWrites.
+func (s *Store) writeInPlace(path string, data []byte, _ bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("open ticket file: %w", err)
+	}
+	half := len(data) / 2
+	if _, err := f.Write(data[:half]); err != nil {
+		f.Close()
+		return fmt.Errorf("write ticket file: %w", err)
+	}
+	time.Sleep(s.opts.RaceWindow)
+	if _, err := f.Write(data[half:]); err != nil {
+		f.Close()
+		return fmt.Errorf("write ticket file: %w", err)
+	}
+	return f.Close()
 }
 
 // removeStaleTemps removes temp files left by writers that crashed before

@@ -33,4 +33,7 @@ var (
 	// ErrLockTimeout is returned when the event's lock could not be
 	// acquired before the lock timeout or the caller's deadline.
 	ErrLockTimeout = errors.New("ticket: timed out waiting for the event lock")
+	// ErrTornRead is returned, wrapping ErrCorrupt, in Race mode with
+	// TornWrites when a reader caught the ticket file half-written.
+	ErrTornRead = errors.New("ticket: read a half-written ticket file")
 )

@@ -128,6 +128,9 @@ func (s *Store) load(event string) (*state, error) {
 	if err == nil && e.ID != event {
 		err = fmt.Errorf("%w: holds event %q", ErrCorrupt, e.ID)
 	}
+	if err != nil && s.opts.TornWrites {
+		return fail(fmt.Errorf("%s: %w: %w", path, ErrTornRead, err))
+	}
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", path, err))
 	}

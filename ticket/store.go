@@ -63,6 +63,11 @@ type Options struct {
 	// LockTimeout bounds the wait for an event's lock (besides the
 	// caller's context). Zero means 10s.
 	LockTimeout time.Duration
+	// TornWrites (Race mode only) is the second lesson: every commit
+	// rewrites the ticket file in place (truncate, then write, pausing
+	// RaceWindow halfway) instead of temp file and rename, so readers can
+	// catch it half-written (ErrTornRead).
+	TornWrites bool
 	// CompactMin is the journal size below which a commit appends rather
 	// than compacts (default 4 KiB); above it, a commit compacts when the
 	// journal would outgrow the snapshot. Negative: compact every commit.
@@ -96,6 +101,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if _, err := ParseMode(string(opts.Mode)); err != nil {
 		return nil, err
+	}
+	if opts.TornWrites && opts.Mode != Race {
+		return nil, fmt.Errorf("%w: torn writes need race mode", ErrInvalid)
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 10 * time.Second

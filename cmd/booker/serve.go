@@ -75,6 +75,7 @@ type serveConfig struct {
 	AuditInterval   time.Duration
 	SocketGroup     string
 	History         string
+	TornWrites      bool
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -92,6 +93,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.RaceWindow, "race-window", 0, "race mode: pause between read and write, e.g. 2ms")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "HTTP API and /metrics")
 	fs.StringVar(&c.Socket, "socket", "", "the Unix socket sellers connect to (default <data-dir>/booker.sock)")
+	fs.BoolVar(&c.TornWrites, "torn-writes", false, "race mode, second lesson: rewrite the ticket file in place, so readers see it half-written")
 	fs.StringVar(&c.History, "history", "", "record every booking and cancel to this file, for booker check-history")
 	fs.StringVar(&c.SocketGroup, "socket-group", "", "make the socket 0660 and owned by this group (sellers of other users still need booker's uid)")
 	fs.IntVar(&c.QueueSize, "queue-size", 1024, "bounded queue of pending requests")
@@ -122,6 +124,9 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	if c.Sellers < 1 {
 		return c, fmt.Errorf("--sellers must be at least 1")
 	}
+	if c.TornWrites && c.Mode != ticket.Race {
+		return c, fmt.Errorf("--torn-writes needs --mode race")
+	}
 	if c.RaceWindow < 0 || (c.RaceWindow > 0 && c.Mode != ticket.Race) {
 		return c, fmt.Errorf("--race-window needs --mode race and a duration >= 0")
 	}
@@ -135,7 +140,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync, LockTimeout: c.LockTimeout})
+	store, err := ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync, LockTimeout: c.LockTimeout, TornWrites: c.TornWrites})
 	if err != nil {
 		return err
 	}
@@ -162,7 +167,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		Command:    sellerCmd,
 		QueueSize:  c.QueueSize,
 		Welcome: ipc.Welcome{
-			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync,
+			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync, TornWrites: c.TornWrites,
 			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
 		},
 		MaxRestarts:   c.MaxRestarts,

@@ -176,3 +176,44 @@ func TestPeerCredentials(t *testing.T) {
 		t.Fatalf("peer %+v, %v", p, err)
 	}
 }
+
+// BenchmarkRoundTrip measures one Request out and one Result back over a
+// Unix socket between two goroutines (the ipc share of a booking).
+func BenchmarkRoundTrip(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "s.sock")
+	l, err := Listen(path, 0o600, -1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c := NewConn(nc)
+		for {
+			m, err := c.Recv()
+			if err != nil {
+				return
+			}
+			r := m.(*Request)
+			c.Send(&Result{Seq: r.Seq, Code: CodeOK, Booking: &Booking{ID: r.ID, Event: r.Event, Seat: 1, Buyer: r.Buyer}, Lead: true, Batch: 1})
+		}
+	}()
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewConn(nc)
+	defer c.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := c.Send(&Request{Seq: uint64(i), Event: "demo", ID: "b-0123456789abcdef0123", Buyer: "buyer-1-42"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Recv(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

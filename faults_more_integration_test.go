@@ -257,3 +257,32 @@ func TestKillBookerUnderLoad(t *testing.T) {
 	}
 	b2.stop()
 }
+
+// TestHungSellerIsReplaced: a seller stopped longer than --seller-timeout
+// sends no heartbeat; booker kills it (reason "unresponsive") and starts
+// another, and logs the sellers' own lines prefixed with slot and pid.
+func TestHungSellerIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--sellers", "2", "--seller-timeout", "1500ms")
+	victim := b.sellers()[0].PID
+	syscall.Kill(victim, syscall.SIGSTOP)
+	b.waitRestarts(1, 10*time.Second)
+	b.waitReady(10 * time.Second)
+	if alive(victim) {
+		syscall.Kill(victim, syscall.SIGCONT)
+		t.Fatalf("hung seller %d still alive", victim)
+	}
+	_, got := b.scrape()
+	if got[`booker_seller_restarts_total{reason="unresponsive",slot="0"}`] != 1 {
+		t.Fatalf("restart not counted as unresponsive: %v", got)
+	}
+	if a := b.book("demo", "x", 0, ""); a.status != 201 {
+		t.Fatalf("after replacing the hung seller: %+v", a)
+	}
+	// The sellers' own log lines, prefixed by booker with slot and pid.
+	want := "seller: time="
+	if log := b.log.String(); !strings.Contains(log, want) || !strings.Contains(log, "slot=1 pid=") {
+		t.Fatalf("seller output not in booker's log with slot and pid:\n%s", tail(log, 10))
+	}
+	b.stop()
+}

@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := conn.Send(&ipc.Ready{}); err != nil {
 		return err
 	}
-	s.log.Debug("seller ready", "pid", os.Getpid(), "mode", mode, "window", w.Window)
+	s.log.Info("seller ready", "mode", mode, "data_dir", w.DataDir, "window", w.Window, "max_batch", w.MaxBatch)
 	return s.serve(ctx)
 }
 

@@ -73,6 +73,7 @@ type serveConfig struct {
 	Window          int
 	MaxBatch        int
 	AuditInterval   time.Duration
+	SellerTimeout   time.Duration
 	SocketGroup     string
 	History         string
 	TornWrites      bool
@@ -107,6 +108,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.RestartWindow, "restart-window", 10*time.Second, "window of the restart intensity")
 	fs.IntVar(&c.Window, "seller-window", 32, "requests in flight per seller (prefetch)")
 	fs.IntVar(&c.MaxBatch, "max-batch", 64, "most requests a seller commits at once")
+	fs.DurationVar(&c.SellerTimeout, "seller-timeout", 5*time.Second, "a seller silent this long (no heartbeat, no result) is killed and replaced")
 	fs.DurationVar(&c.AuditInterval, "audit-interval", time.Second, "how often the correctness gauges are recomputed from the ticket files")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -170,9 +172,10 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync, TornWrites: c.TornWrites,
 			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
 		},
-		MaxRestarts:   c.MaxRestarts,
-		RestartWindow: c.RestartWindow,
-		Observer:      m,
+		MaxRestarts:      c.MaxRestarts,
+		RestartWindow:    c.RestartWindow,
+		HeartbeatTimeout: c.SellerTimeout,
+		Observer:         m,
 	}, log)
 	m.WatchStatus(sup)
 	m.InitEvent(c.Event)

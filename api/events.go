@@ -15,7 +15,11 @@ type eventView struct {
 }
 
 func viewOf(e *ticket.Event) eventView {
-	return eventView{ID: e.ID, Capacity: e.Capacity, Sold: e.Sold(), Available: e.Available()}
+	return countView(e.ID, e.Capacity, e.Sold())
+}
+
+func countView(id string, capacity, sold int) eventView {
+	return eventView{ID: id, Capacity: capacity, Sold: sold, Available: max(0, capacity-sold)}
 }
 
 func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
@@ -48,23 +52,24 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]eventView, 0, len(ids))
 	for _, id := range ids {
-		e, err := s.cfg.Store.Get(r.Context(), id)
+		capacity, sold, err := s.cfg.Store.Count(r.Context(), id)
 		if err != nil {
 			s.writeStoreError(w, err)
 			return
 		}
-		out = append(out, viewOf(e))
+		out = append(out, countView(id, capacity, sold))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
-	e, err := s.cfg.Store.Get(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	capacity, sold, err := s.cfg.Store.Count(r.Context(), id)
 	if err != nil {
 		s.writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(e))
+	writeJSON(w, http.StatusOK, countView(id, capacity, sold))
 }
 
 // auditEvent compares what clients were told with the ticket file.

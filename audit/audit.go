@@ -44,17 +44,6 @@ func (l *Ledger) Cancel(event, id string) {
 	delete(l.events[event], id)
 }
 
-// Events returns the events the ledger has confirmations for.
-func (l *Ledger) Events() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]string, 0, len(l.events))
-	for e := range l.events {
-		out = append(out, e)
-	}
-	return out
-}
-
 // Report compares what clients were told with a ticket file.
 type Report struct {
 	// Confirmed is the number of live bookings confirmed to clients.

@@ -41,9 +41,6 @@ func New(path string) *Lock {
 	return &Lock{path: path, now: time.Now}
 }
 
-// Path returns the lock file's path.
-func (l *Lock) Path() string { return l.path }
-
 // Held is one acquired lock. Unlock releases it.
 type Held struct {
 	fl       *flock.Flock

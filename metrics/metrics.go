@@ -149,9 +149,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Registry returns the registry, for tests.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Result implements supervisor.Observer: a commit's lock timings and
 // batch size, counted once per commit.
 func (m *Metrics) Result(slot int, r *ipc.Result) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,12 +17,9 @@ import (
 func runCheckHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("booker check-history", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	html := fs.String("html", "", "write porcupine's HTML timeline of the count check here")
+	html := fs.String("html", "", "write porcupine's HTML timeline here (of the first seat held twice, else of the sold count)")
 	timeout := fs.Duration("timeout", 30*time.Second, "search bound per partition (then: Unknown)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,10 +32,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&cfg.Dir, "dir", "", "where the two runs' data go (default: a temp dir, removed after)")
 	verbose := fs.Bool("verbose", false, "show booker's logs")
 	report := fs.String("report", "reports/oversell-demo.html", "write the HTML report (timelines of the sellers' critical sections) here; empty: none")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	var err error

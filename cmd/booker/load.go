@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +25,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of buyer names, keys and seats")
 	asJSON := fs.Bool("json", false, "print a machine-readable summary")
 	fs.BoolVar(&cfg.IncludeBookings, "bookings", false, "with --json: list every confirmation")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	var err error

@@ -128,6 +128,33 @@ func TestQueueFullAnswers503(t *testing.T) {
 		}
 		overloaded = append(overloaded, r.dur)
 	}
+	// A flood while the queue is full: all refused at once, memory flat.
+	before := rssKB(t, b.cmd.Process.Pid)
+	var wg sync.WaitGroup
+	var refused, other int64
+	var mu sync.Mutex
+	for w := 0; w < 200; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				a := b.book("demo", "flood", 0, "")
+				mu.Lock()
+				if a.status == 503 {
+					refused++
+				} else {
+					other++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	after := rssKB(t, b.cmd.Process.Pid)
+	if other != 0 {
+		t.Fatalf("flood with a full queue: %d answers other than 503", other)
+	}
+	t.Logf("flood of %d requests with the queue full: all 503; booker RSS %d kB -> %d kB", refused, before, after)
 	syscall.Kill(seller, syscall.SIGCONT)
 	for i := 0; i < 12; i++ {
 		if r := <-out; r.a.status != 201 {
@@ -285,4 +312,20 @@ func TestHungSellerIsReplaced(t *testing.T) {
 		t.Fatalf("seller output not in booker's log with slot and pid:\n%s", tail(log, 10))
 	}
 	b.stop()
+}
+
+// rssKB returns a process's resident set size.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
 }

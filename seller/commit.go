@@ -33,16 +33,7 @@ func (b *batcher) next() (string, []*ipc.Request) {
 	}
 	b.drain()
 	event := b.carry[0].Event
-	var group, rest []*ipc.Request
-	for _, r := range b.carry {
-		if r.Event == event && len(group) < b.max {
-			group = append(group, r)
-		} else {
-			rest = append(rest, r)
-		}
-	}
-	b.carry = rest
-	return event, group
+	return event, b.take(event, b.max)
 }
 
 // drain moves what is waiting in the channel to carry, without blocking.
@@ -65,9 +56,14 @@ func (b *batcher) drain() {
 // arrived meanwhile, up to room of them.
 func (b *batcher) more(event string, room int) []*ipc.Request {
 	b.drain()
+	return b.take(event, room)
+}
+
+// take removes up to n held requests for event from carry, oldest first.
+func (b *batcher) take(event string, n int) []*ipc.Request {
 	var got, rest []*ipc.Request
 	for _, r := range b.carry {
-		if r.Event == event && len(got) < room {
+		if r.Event == event && len(got) < n {
 			got = append(got, r)
 		} else {
 			rest = append(rest, r)
@@ -77,21 +73,26 @@ func (b *batcher) more(event string, room int) []*ipc.Request {
 	return got
 }
 
+// splitExpired separates the requests whose client has given up (past
+// their deadline) and answers them.
+func splitExpired(reqs []*ipc.Request) (live []*ipc.Request, late []ipc.Message) {
+	now := time.Now().UnixNano()
+	for _, r := range reqs {
+		if r.Deadline != 0 && now > r.Deadline {
+			late = append(late, &ipc.Result{Seq: r.Seq, Slot: -1, Code: ipc.CodeExpired, Message: "the client gave up before the commit"})
+		} else {
+			live = append(live, r)
+		}
+	}
+	return live, late
+}
+
 // commit books one event's group of requests (topped up under the lock)
 // and sends all their results in one flush. Only a failure to reply is
 // returned: booker then sees the connection drop and hands the requests
 // to another seller.
 func (s *seller) commit(ctx context.Context, b *batcher, event string, group []*ipc.Request) error {
-	now := time.Now().UnixNano()
-	var results []ipc.Message
-	live := group[:0]
-	for _, r := range group {
-		if r.Deadline != 0 && now > r.Deadline {
-			results = append(results, expired(r))
-		} else {
-			live = append(live, r)
-		}
-	}
+	live, results := splitExpired(group)
 	if len(live) > 0 {
 		results = append(results, s.commitEvent(ctx, b, event, live)...)
 	}
@@ -100,10 +101,6 @@ func (s *seller) commit(ctx context.Context, b *batcher, event string, group []*
 	}
 	s.maybeCrash("after-reply")
 	return nil
-}
-
-func expired(r *ipc.Request) *ipc.Result {
-	return &ipc.Result{Seq: r.Seq, Slot: -1, Code: ipc.CodeExpired, Message: "the client gave up before the commit"}
 }
 
 func (s *seller) toTicket(r *ipc.Request) ticket.Request {
@@ -117,16 +114,13 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 	}
 	var late []ipc.Message
 	more := func() []ticket.Request {
-		now := time.Now().UnixNano()
-		var out []ticket.Request
-		for _, r := range b.more(event, b.max-len(reqs)) {
-			if r.Deadline != 0 && now > r.Deadline {
-				late = append(late, expired(r))
-				continue
-			}
-			reqs = append(reqs, r)
-			out = append(out, s.toTicket(r))
+		extra, expired := splitExpired(b.more(event, b.max-len(reqs)))
+		late = expired
+		out := make([]ticket.Request, len(extra))
+		for i, r := range extra {
+			out[i] = s.toTicket(r)
 		}
+		reqs = append(reqs, extra...)
 		return out
 	}
 	// The commit runs to completion even if the seller is asked to stop:

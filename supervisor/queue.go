@@ -91,12 +91,20 @@ func (s *Supervisor) next(done <-chan struct{}) *job {
 				return nil
 			}
 		}
-		if j.abandoned.Load() {
-			j.finish(&ipc.Result{Code: ipc.CodeExpired, Message: "the client gave up before the request was sent"})
-			continue
+		if usable(j) {
+			return j
 		}
-		return j
 	}
+}
+
+// usable reports whether j is still worth sending, and answers it when
+// its client has given up.
+func usable(j *job) bool {
+	if j.abandoned.Load() {
+		j.finish(&ipc.Result{Code: ipc.CodeExpired, Message: "the client gave up before the request was sent"})
+		return false
+	}
+	return true
 }
 
 // tryNext is next without blocking: nil when both queues are empty.
@@ -109,10 +117,8 @@ func (s *Supervisor) tryNext() *job {
 		default:
 			return nil
 		}
-		if j.abandoned.Load() {
-			j.finish(&ipc.Result{Code: ipc.CodeExpired, Message: "the client gave up before the request was sent"})
-			continue
+		if usable(j) {
+			return j
 		}
-		return j
 	}
 }

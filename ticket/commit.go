@@ -38,23 +38,13 @@ type Commit struct {
 // journal, or by a compaction (snapshot temp, fsync, rename, directory
 // fsync) when the journal has grown larger than the snapshot.
 func (s *Store) update(ctx context.Context, event string, change func(*state) (*record, error)) (c Commit, err error) {
-	if err := checkEventID(event); err != nil {
+	g, err := s.enter(ctx, event, false)
+	if err != nil {
 		return c, err
 	}
-	if err := s.exists(event); err != nil {
-		return c, err
-	}
-	ec := s.cacheFor(event)
-	ec.mu.Lock()
-	defer ec.mu.Unlock()
-	if s.opts.Mode == Locked {
-		h, err := s.lock(ctx, event, false)
-		if err != nil {
-			return c, err
-		}
-		c.Waited = h.Waited
-		defer func() { c.Held, _ = h.Unlock() }()
-	}
+	ec := g.ec
+	c.Waited = g.waited()
+	defer func() { c.Held = g.release() }()
 	c.Start = s.now()
 	defer func() { c.End = s.now() }()
 

@@ -212,15 +212,8 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event,
 	return e, nil
 }
 
-// Get reads an event under a shared lock (no lock in Race mode: the file
-// is always replaced whole, so a reader sees the old or the new version).
+// Get returns a copy of an event, read as view reads it.
 func (s *Store) Get(ctx context.Context, event string) (*Event, error) {
-	if err := checkEventID(event); err != nil {
-		return nil, err
-	}
-	if err := s.exists(event); err != nil {
-		return nil, err
-	}
 	var e *Event
 	err := s.view(ctx, event, func(st *state) { e = st.snapshot() })
 	return e, err
@@ -230,28 +223,64 @@ func (s *Store) Get(ctx context.Context, event string) (*Event, error) {
 // lock in Race mode: files are appended by whole lines or replaced by
 // rename, so a reader sees whole commits).
 func (s *Store) view(ctx context.Context, event string, fn func(*state)) error {
-	if err := checkEventID(event); err != nil {
+	g, err := s.enter(ctx, event, true)
+	if err != nil {
 		return err
 	}
-	if err := s.exists(event); err != nil {
-		return err
-	}
-	ec := s.cacheFor(event)
-	ec.mu.Lock()
-	defer ec.mu.Unlock()
-	if s.opts.Mode == Locked {
-		h, err := s.lock(ctx, event, true)
-		if err != nil {
-			return err
-		}
-		defer h.Unlock()
-	}
-	st, err := s.refresh(event, ec)
+	defer g.release()
+	st, err := s.refresh(event, g.ec)
 	if err != nil {
 		return err
 	}
 	fn(st)
 	return nil
+}
+
+// guard is an event entered by enter: its in-process cache held and, in
+// Locked mode, its file lock.
+type guard struct {
+	ec   *eventCache
+	held *lockfile.Held // nil in Race mode
+}
+
+// enter checks the event, takes its cache (serialising this process's
+// goroutines) and, in Locked mode, its file lock, shared or exclusive.
+func (s *Store) enter(ctx context.Context, event string, shared bool) (*guard, error) {
+	if err := checkEventID(event); err != nil {
+		return nil, err
+	}
+	if err := s.exists(event); err != nil {
+		return nil, err
+	}
+	g := &guard{ec: s.cacheFor(event)}
+	g.ec.mu.Lock()
+	if s.opts.Mode == Locked {
+		h, err := s.lock(ctx, event, shared)
+		if err != nil {
+			g.ec.mu.Unlock()
+			return nil, err
+		}
+		g.held = h
+	}
+	return g, nil
+}
+
+// waited is how long enter waited for the file lock.
+func (g *guard) waited() time.Duration {
+	if g.held == nil {
+		return 0
+	}
+	return g.held.Waited
+}
+
+// release undoes enter and returns how long the file lock was held.
+func (g *guard) release() time.Duration {
+	var held time.Duration
+	if g.held != nil {
+		held, _ = g.held.Unlock()
+	}
+	g.ec.mu.Unlock()
+	return held
 }
 
 // Count returns an event's capacity and number of bookings without

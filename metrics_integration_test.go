@@ -204,3 +204,30 @@ func TestPrometheusScrapesBooker(t *testing.T) {
 	}
 	t.Fatalf("Prometheus never reported %d confirmed bookings (last %q)\n%s", confirmed, last, plog.String())
 }
+
+// TestEventLabelStaysBounded: bookings for made-up events (well-formed or
+// not, with good or bad bodies) are counted under event="unknown", never
+// as new series.
+func TestEventLabelStaysBounded(t *testing.T) {
+	b := startBooker(t, binDir, t.TempDir(), nil, "--sellers", "1")
+	for i := 0; i < 20; i++ {
+		b.book(fmt.Sprintf("made-up-%d", i), "x", 0, "")
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/events/BAD%%20%d/bookings", b.url, i), strings.NewReader(`{}`))
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	b.book("demo", "", 0, "") // invalid body for a real event keeps its label
+	raw, got := b.scrape()
+	if strings.Contains(raw, "made-up-") || strings.Contains(raw, "BAD") {
+		t.Fatal("a made-up event became a metric label")
+	}
+	if got[`booker_bookings_total{event="unknown",result="invalid"}`] != 40 {
+		t.Fatalf("unknown-event answers: %v", got[`booker_bookings_total{event="unknown",result="invalid"}`])
+	}
+	if got[`booker_bookings_total{event="demo",result="invalid"}`] != 1 {
+		t.Fatal("an invalid body for an existing event lost its label")
+	}
+	b.stop()
+}

@@ -35,7 +35,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	event := r.PathValue("id")
 	req, err := bookingRequest(w, r, event)
 	if err != nil {
-		s.cfg.Observer.Booking(event, "invalid")
+		s.cfg.Observer.Booking(s.eventLabel(event, ""), "invalid")
 		writeDecodeError(w, err)
 		return
 	}
@@ -44,7 +44,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	if res != nil && res.Code == ipc.CodeTornRead {
 		s.cfg.Observer.TornRead(event)
 	}
-	s.cfg.Observer.Booking(event, code)
+	s.cfg.Observer.Booking(s.eventLabel(event, code), code)
 	if h := s.cfg.History; h != nil {
 		op := Op{Kind: "book", Call: call, Return: time.Now(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat, Result: code}
 		if res != nil {
@@ -66,6 +66,21 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	writeJSON(w, http.StatusCreated, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+}
+
+// eventLabel is the metrics label for a booking answer: the event when it
+// exists, else "unknown", so requests for made-up events cannot mint new
+// series. Confirmed, sold-out and seat-taken answers prove the event
+// exists; other answers cost one existence check.
+func (s *Server) eventLabel(event, code string) string {
+	switch code {
+	case "confirmed", "sold_out", "seat_taken":
+		return event
+	}
+	if s.cfg.Store.Exists(event) {
+		return event
+	}
+	return "unknown"
 }
 
 // bookingRequest decodes and validates a booking and assigns its id: a

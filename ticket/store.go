@@ -290,6 +290,11 @@ func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, er
 	return capacity, sold, err
 }
 
+// Exists reports whether event names an existing event.
+func (s *Store) Exists(event string) bool {
+	return ValidEventID(event) && s.exists(event) == nil
+}
+
 // exists returns ErrNoEvent when the event's file is missing, so that a
 // request for an unknown event does not leave a lock file behind.
 func (s *Store) exists(event string) error {

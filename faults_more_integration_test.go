@@ -329,3 +329,25 @@ func rssKB(t *testing.T, pid int) int {
 	}
 	return 0
 }
+
+// TestShutdownKillsStragglers: a seller that cannot exit (stopped) when
+// booker is told to stop is SIGKILLed at --shutdown-timeout; booker exits.
+func TestShutdownKillsStragglers(t *testing.T) {
+	b := startBooker(t, binDir, t.TempDir(), nil, "--sellers", "2", "--shutdown-timeout", "1s", "--seller-timeout", "30s")
+	stuck := b.sellers()[0].PID
+	syscall.Kill(stuck, syscall.SIGSTOP)
+	start := time.Now()
+	b.stop()
+	took := time.Since(start)
+	for i := 0; i < 50 && alive(stuck); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(stuck) {
+		syscall.Kill(stuck, syscall.SIGKILL)
+		t.Fatal("the stuck seller outlived booker")
+	}
+	if !strings.Contains(b.log.String(), "killed") {
+		t.Fatalf("no straggler kill logged:\n%s", tail(b.log.String(), 8))
+	}
+	t.Logf("booker stopped %v after SIGTERM with a stuck seller (shutdown timeout 1s)", took.Round(10*time.Millisecond))
+}

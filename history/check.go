@@ -37,11 +37,6 @@ func (r *Report) Linearizable() bool {
 	return len(r.BadSeats) == 0 && r.Count == porcupine.Ok
 }
 
-// seatInput is one operation on one seat.
-type seatInput struct {
-	op Op
-}
-
 // Check checks each event's history: per seat (a seat is held by at most
 // one booking at a time) and per event (the live count never passes the
 // capacity, and sold_out is only answered when it is reached). Unknown

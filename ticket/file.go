@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"unicode/utf8"
 )
@@ -22,18 +21,33 @@ const (
 	MaxBuyer = 200
 )
 
-var (
-	eventIDPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	bookingIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-)
-
 // ValidEventID reports whether id can name an event: it matches
 // [a-z0-9][a-z0-9_-]{0,63}, so it can never be a path.
-func ValidEventID(id string) bool { return eventIDPattern.MatchString(id) }
+func ValidEventID(id string) bool { return validID(id, false) }
 
 // ValidBookingID reports whether id can name a booking:
 // [A-Za-z0-9][A-Za-z0-9_-]{0,63}.
-func ValidBookingID(id string) bool { return bookingIDPattern.MatchString(id) }
+func ValidBookingID(id string) bool { return validID(id, true) }
+
+// validID matches [a-z0-9][a-z0-9_-]{0,63}, with upper case letters too
+// when upper is set. It is on the path of every booking read from a
+// journal, so it is a loop rather than a regular expression.
+func validID(id string, upper bool) bool {
+	if len(id) < 1 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case upper && 'A' <= c && c <= 'Z':
+		case i > 0 && (c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ValidBuyer reports whether buyer is a non-empty UTF-8 string of at most
 // MaxBuyer bytes.

@@ -106,3 +106,23 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseJournal measures reading other processes' commits: the
+// work every commit does for the lines appended since its last read.
+func BenchmarkParseJournal(b *testing.B) {
+	var data []byte
+	for i := 0; i < 1000; i++ {
+		line, err := encodeRecord(&record{Rev: int64(i + 1), Book: []Booking{{ID: fmt.Sprintf("k-%032x", i), Seat: i + 1, Buyer: fmt.Sprintf("buyer-%d", i), Seller: i % 4}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		data = append(data, line...)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := parseJournal(data, 10_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 )
 
@@ -94,14 +93,8 @@ func (r *record) validate(capacity int) error {
 	return nil
 }
 
-// decodeStrict decodes one JSON value with nothing after it.
+// decodeStrict decodes one JSON value with nothing after it
+// (json.Unmarshal rejects trailing data).
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("data after the JSON value")
-	}
-	return nil
+	return json.Unmarshal(data, v)
 }

@@ -282,25 +282,44 @@ func judge(answers []answer, e *ticket.Event) verdict {
 	return v
 }
 
+// TestLockedSellsOutExactly sells out an event under both dispatch
+// policies: with "shared" the four sellers contend for the event's lock,
+// with "event" one seller takes all of the event's requests.
 func TestLockedSellsOutExactly(t *testing.T) {
-	dir := t.TempDir()
-	b := startBooker(t, binDir, dir, nil, "--tickets", "60")
-	answers := b.load("demo", 300, 32)
-	v := judge(answers, readEvent(t, dir, "demo"))
-	t.Logf("locked: %+v", v)
-	if v.confirmed != 60 || v.inFile != 60 || v.lost != 0 || v.doubleSeats != 0 {
-		t.Fatalf("locked mode: confirmed %d, in file %d, lost %d, double %d; want 60, 60, 0, 0", v.confirmed, v.inFile, v.lost, v.doubleSeats)
-	}
-	if v.byStatus[409] != 240 {
-		t.Fatalf("want 240 sold_out answers, got %v", v.byStatus)
-	}
-	var audit map[string]int
-	b.getJSON("/v1/events/demo/audit", &audit)
-	if audit["confirmed"] != 60 || audit["in_file"] != 60 || audit["lost"] != 0 || audit["oversold"] != 0 {
-		t.Fatalf("audit %v", audit)
-	}
-	if err := b.stop(); err != nil {
-		t.Fatalf("booker exit: %v", err)
+	for _, dispatch := range []string{"shared", "event"} {
+		t.Run(dispatch, func(t *testing.T) {
+			dir := t.TempDir()
+			b := startBooker(t, binDir, dir, nil, "--tickets", "60", "--dispatch", dispatch)
+			answers := b.load("demo", 300, 32)
+			v := judge(answers, readEvent(t, dir, "demo"))
+			t.Logf("locked: %+v", v)
+			if v.confirmed != 60 || v.inFile != 60 || v.lost != 0 || v.doubleSeats != 0 {
+				t.Fatalf("locked mode: confirmed %d, in file %d, lost %d, double %d; want 60, 60, 0, 0", v.confirmed, v.inFile, v.lost, v.doubleSeats)
+			}
+			if v.byStatus[409] != 240 {
+				t.Fatalf("want 240 sold_out answers, got %v", v.byStatus)
+			}
+			sellers := map[int]int{}
+			for _, a := range answers {
+				if a.status == 201 {
+					sellers[a.seller]++
+				}
+			}
+			switch {
+			case dispatch == "shared" && len(sellers) < 2:
+				t.Fatalf("shared dispatch: every booking from one seller %v; the test shows no contention", sellers)
+			case dispatch == "event" && len(sellers) != 1:
+				t.Fatalf("event dispatch: bookings of one event from sellers %v, want one", sellers)
+			}
+			var audit map[string]int
+			b.getJSON("/v1/events/demo/audit", &audit)
+			if audit["confirmed"] != 60 || audit["in_file"] != 60 || audit["lost"] != 0 || audit["oversold"] != 0 {
+				t.Fatalf("audit %v", audit)
+			}
+			if err := b.stop(); err != nil {
+				t.Fatalf("booker exit: %v", err)
+			}
+		})
 	}
 }
 
@@ -330,13 +349,14 @@ func TestKillSellersUnderLoadLosesNothing(t *testing.T) {
 		rounds = 1
 	}
 	for round := 1; round <= rounds; round++ {
-		t.Run(fmt.Sprint("round", round), killSellersRound)
+		dispatch := []string{"event", "shared"}[(round+1)%2]
+		t.Run(fmt.Sprintf("round%d-%s", round, dispatch), func(t *testing.T) { killSellersRound(t, dispatch) })
 	}
 }
 
-func killSellersRound(t *testing.T) {
+func killSellersRound(t *testing.T, dispatch string) {
 	dir := t.TempDir()
-	b := startBooker(t, binDir, dir, nil, "--tickets", "500", "--max-restarts", "1000", "--fsync=false")
+	b := startBooker(t, binDir, dir, nil, "--tickets", "500", "--max-restarts", "1000", "--fsync=false", "--dispatch", dispatch)
 	done := make(chan struct{})
 	kills := 0
 	go func() {

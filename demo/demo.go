@@ -115,8 +115,11 @@ func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, 
 		return Row{}, "", err
 	}
 	histPath := filepath.Join(cfg.Dir, string(mode)+".history.jsonl")
+	// Both modes spread the event's requests over all sellers (shared
+	// dispatch): the only difference between the runs is the lock.
 	args := []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--mode", string(mode), "--history", histPath,
-		"--tickets", strconv.Itoa(cfg.Capacity), "--sellers", strconv.Itoa(cfg.Sellers), "--audit-interval", "1h"}
+		"--tickets", strconv.Itoa(cfg.Capacity), "--sellers", strconv.Itoa(cfg.Sellers), "--audit-interval", "1h",
+		"--dispatch", "shared"}
 	if mode == ticket.Race && cfg.Window > 0 {
 		args = append(args, "--race-window", cfg.Window.String())
 	}

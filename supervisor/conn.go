@@ -22,6 +22,7 @@ type sellerConn struct {
 
 	credits chan struct{} // one token per free place in the window
 	done    chan struct{} // closed when the connection is being dropped
+	own     chan *job     // requests routed to this seller (DispatchEvent)
 
 	mu       sync.Mutex
 	inflight map[uint64]*job
@@ -49,6 +50,7 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 		s: s, conn: conn, sl: sl, log: log.With("slot", sl.id),
 		credits:  make(chan struct{}, s.cfg.Welcome.Window),
 		done:     make(chan struct{}),
+		own:      make(chan *job, s.cfg.QueueSize),
 		inflight: map[uint64]*job{},
 	}
 	for range s.cfg.Welcome.Window {
@@ -60,6 +62,7 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.cfg.Observer.SellerUp(sl.id, true)
+	s.takeRouting(c)
 	c.log.Info("seller ready", "pid", peer.PID)
 
 	var wg sync.WaitGroup
@@ -70,6 +73,7 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	close(c.done)
 	conn.Close()
 	wg.Wait()
+	s.dropRouting(c)
 
 	s.mu.Lock()
 	sl.conn = nil
@@ -209,7 +213,7 @@ func (c *sellerConn) sendLoop() {
 		case <-c.done:
 			return
 		}
-		j := c.s.next(c.done)
+		j := c.next()
 		if j == nil {
 			return
 		}
@@ -221,7 +225,7 @@ func (c *sellerConn) sendLoop() {
 			default:
 				break more
 			}
-			j := c.s.tryNext()
+			j := c.tryNext()
 			if j == nil {
 				c.credits <- struct{}{}
 				break

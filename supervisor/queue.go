@@ -39,13 +39,12 @@ func (s *Supervisor) Submit(ctx context.Context, req ipc.Request) (*ipc.Result, 
 	if dl, ok := ctx.Deadline(); ok {
 		j.req.Deadline = dl.UnixNano()
 	}
-	s.jobs.Add(1)
-	select {
-	case s.queue <- j:
-	default:
-		s.jobs.Done()
+	if s.waiting.Add(1) > int64(s.cfg.QueueSize) {
+		s.waiting.Add(-1)
 		return nil, ErrOverloaded
 	}
+	s.jobs.Add(1)
+	s.route(j)
 	select {
 	case r := <-j.done:
 		return r, nil
@@ -56,7 +55,78 @@ func (s *Supervisor) Submit(ctx context.Context, req ipc.Request) (*ipc.Result, 
 }
 
 // QueueDepth is the number of requests waiting for a seller.
-func (s *Supervisor) QueueDepth() int { return len(s.queue) + len(s.retry) }
+func (s *Supervisor) QueueDepth() int { return int(s.waiting.Load()) + len(s.retry) }
+
+// route puts a waiting job on the queue of its event's home seller
+// (DispatchEvent) or on the shared queue. It never blocks: every queue
+// has room for QueueSize jobs, and no more are ever waiting.
+func (s *Supervisor) route(j *job) {
+	if s.cfg.Dispatch == DispatchEvent {
+		s.routeMu.RLock()
+		defer s.routeMu.RUnlock()
+		if c := s.home(j.req.Event); c != nil {
+			c.own <- j
+			return
+		}
+	}
+	s.queue <- j
+}
+
+// home returns the event's home among the ready connections: the one
+// whose slot ranks first for the event (rendezvous hashing), or nil when
+// none is ready. The caller holds routeMu.
+func (s *Supervisor) home(event string) *sellerConn {
+	var best *sellerConn
+	var bestScore uint64
+	for _, c := range s.ready {
+		if score := rank(event, c.sl.id); best == nil || score > bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// rank scores a slot for an event: FNV-1a of the event, mixed with the
+// slot by a SplitMix64 finaliser.
+func rank(event string, slot int) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(event); i++ {
+		h = (h ^ uint64(event[i])) * 1099511628211
+	}
+	h ^= uint64(slot) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// takeRouting adds c to the connections that get an event's requests.
+func (s *Supervisor) takeRouting(c *sellerConn) {
+	s.routeMu.Lock()
+	defer s.routeMu.Unlock()
+	s.ready = append(s.ready, c)
+}
+
+// dropRouting stops routing requests to c and routes the ones waiting
+// on its own queue again: to the events' new homes. Call it once c's send
+// loop has stopped.
+func (s *Supervisor) dropRouting(c *sellerConn) {
+	s.routeMu.Lock()
+	for i, r := range s.ready {
+		if r == c {
+			s.ready = append(s.ready[:i], s.ready[i+1:]...)
+			break
+		}
+	}
+	s.routeMu.Unlock()
+	for {
+		select {
+		case j := <-c.own:
+			s.route(j)
+		default:
+			return
+		}
+	}
+}
 
 // requeue hands the requests of a dead seller to the others, retry queue
 // first. A request whose sellers died MaxAttempts times is answered with
@@ -76,9 +146,11 @@ func (s *Supervisor) requeue(jobs []*job) {
 	}
 }
 
-// next takes the next job for a seller connection: retried jobs first.
-// It returns nil when done is closed.
-func (s *Supervisor) next(done <-chan struct{}) *job {
+// next takes the next job for a seller connection: retried jobs first,
+// then its own queue's or the shared queue's. It returns nil when the
+// connection is done.
+func (c *sellerConn) next() *job {
+	s := c.s
 	for {
 		var j *job
 		select {
@@ -86,8 +158,11 @@ func (s *Supervisor) next(done <-chan struct{}) *job {
 		default:
 			select {
 			case j = <-s.retry:
+			case j = <-c.own:
+				s.waiting.Add(-1)
 			case j = <-s.queue:
-			case <-done:
+				s.waiting.Add(-1)
+			case <-c.done:
 				return nil
 			}
 		}
@@ -107,13 +182,17 @@ func usable(j *job) bool {
 	return true
 }
 
-// tryNext is next without blocking: nil when both queues are empty.
-func (s *Supervisor) tryNext() *job {
+// tryNext is next without blocking: nil when the queues are empty.
+func (c *sellerConn) tryNext() *job {
+	s := c.s
 	for {
 		var j *job
 		select {
 		case j = <-s.retry:
+		case j = <-c.own:
+			s.waiting.Add(-1)
 		case j = <-s.queue:
+			s.waiting.Add(-1)
 		default:
 			return nil
 		}

@@ -1,10 +1,11 @@
 // Package supervisor provides booker's process supervisor: it starts the
 // seller processes, restarts them with backoff, accepts their connections
-// on the Unix socket, and hands them booking requests from one bounded
+// on the Unix socket, and hands them booking requests from a bounded
 // queue.
 //
-// A booking flows: Submit puts a job on the queue → the send loop of a
-// seller connection with a free place in its window takes it and sends an
+// A booking flows: Submit puts a job on the queue (with DispatchEvent, on
+// the queue of the event's home seller) → the send loop of a seller
+// connection with a free place in its window takes it and sends an
 // ipc.Request → the seller commits it and answers an ipc.Result → the
 // receive loop hands the result back to Submit. If the seller dies first,
 // every request it held is queued again for another seller: booking ids
@@ -37,6 +38,34 @@ var (
 	ErrStopping = errors.New("supervisor: shutting down")
 )
 
+// Dispatch says how requests are spread over the sellers.
+type Dispatch string
+
+const (
+	// DispatchShared puts every request on one queue that all sellers take
+	// from: an event's requests are spread over the sellers, which contend
+	// for its lock. Race mode needs this to race at all.
+	DispatchShared Dispatch = "shared"
+	// DispatchEvent sends all requests for an event to one seller, its
+	// home: of the ready sellers, the one ranked first for the event by
+	// rendezvous hashing, so events spread over the sellers and an event
+	// moves only when its home leaves or a seller joins. The lock lets one
+	// writer at a time into an event anyway; one seller commits the same
+	// requests in bigger groups, without lock hand-offs between processes
+	// or re-reading what the others appended. Requests queued for a seller
+	// that leaves go to the new home.
+	DispatchEvent Dispatch = "event"
+)
+
+// ParseDispatch parses "shared" or "event".
+func ParseDispatch(s string) (Dispatch, error) {
+	switch d := Dispatch(s); d {
+	case DispatchShared, DispatchEvent:
+		return d, nil
+	}
+	return "", fmt.Errorf("dispatch %q, want shared or event", s)
+}
+
 // Observer receives what the supervisor sees, for metrics. Its methods
 // are called from many goroutines and must not block.
 type Observer interface {
@@ -67,6 +96,9 @@ type Config struct {
 	Welcome ipc.Welcome
 	// QueueSize bounds the requests waiting for a seller.
 	QueueSize int
+	// Dispatch is how requests are spread over sellers (DispatchShared if
+	// empty).
+	Dispatch Dispatch
 	// HeartbeatTimeout: a seller silent this long is killed (5s).
 	HeartbeatTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the restart delay (100ms, 5s); it
@@ -95,6 +127,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 1024
+	}
+	if c.Dispatch == "" {
+		c.Dispatch = DispatchShared
 	}
 	def(&c.Welcome.Heartbeat, time.Second)
 	def(&c.HeartbeatTimeout, 5*time.Second)
@@ -132,9 +167,13 @@ type Supervisor struct {
 	cfg Config
 	log *slog.Logger
 
-	queue chan *job // new requests, bounded by QueueSize
-	retry chan *job // requests of dead sellers, served first
-	jobs  sync.WaitGroup
+	queue   chan *job    // new requests for any seller
+	retry   chan *job    // requests of dead sellers, served first
+	waiting atomic.Int64 // requests on queue and on the sellers' own queues: at most QueueSize
+	jobs    sync.WaitGroup
+
+	routeMu sync.RWMutex
+	ready   []*sellerConn // connections that take requests, for DispatchEvent
 
 	listener *net.UnixListener
 	spawnCh  chan spawnReq

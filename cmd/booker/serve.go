@@ -87,6 +87,7 @@ type serveConfig struct {
 	SocketGroup     string
 	History         string
 	TornWrites      bool
+	Dispatch        supervisor.Dispatch
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -119,6 +120,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.Window, "seller-window", 32, "requests in flight per seller (prefetch)")
 	fs.IntVar(&c.MaxBatch, "max-batch", 64, "most requests a seller commits at once")
 	fs.DurationVar(&c.SellerTimeout, "seller-timeout", 5*time.Second, "a seller silent this long (no heartbeat, no result) is killed and replaced")
+	dispatch := fs.String("dispatch", "auto", "how requests reach sellers: event (all of an event's to one seller), shared (any seller takes any), auto (event when locked, shared in race mode)")
 	fs.DurationVar(&c.AuditInterval, "audit-interval", time.Second, "how often the correctness gauges are recomputed from the ticket files")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -129,6 +131,16 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	var err error
 	if c.Mode, err = ticket.ParseMode(*mode); err != nil {
 		return c, err
+	}
+	switch {
+	case *dispatch != "auto":
+		if c.Dispatch, err = supervisor.ParseDispatch(*dispatch); err != nil {
+			return c, err
+		}
+	case c.Mode == ticket.Race:
+		c.Dispatch = supervisor.DispatchShared
+	default:
+		c.Dispatch = supervisor.DispatchEvent
 	}
 	if c.Socket == "" {
 		c.Socket = filepath.Join(c.DataDir, "booker.sock")
@@ -178,6 +190,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		SocketGID:  gid,
 		Command:    sellerCmd,
 		QueueSize:  c.QueueSize,
+		Dispatch:   c.Dispatch,
 		Welcome: ipc.Welcome{
 			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync, TornWrites: c.TornWrites,
 			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
@@ -231,7 +244,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	log.Info("booker serving", "listen", ln.Addr().String(), "socket", c.Socket, "data_dir", c.DataDir,
-		"mode", c.Mode, "sellers", c.Sellers, "fsync", c.Fsync)
+		"mode", c.Mode, "dispatch", c.Dispatch, "sellers", c.Sellers, "fsync", c.Fsync)
 	fmt.Fprintf(stdout, "booker listening on http://%s\n", ln.Addr())
 
 	var runErr error

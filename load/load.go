@@ -5,7 +5,6 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,8 +63,6 @@ type Config struct {
 	Timeout time.Duration
 	// IncludeBookings keeps every confirmation in the summary.
 	IncludeBookings bool
-	// Client, if set, sends the requests.
-	Client *http.Client
 }
 
 // Confirmation is one 201 answer.
@@ -119,25 +116,27 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	client := cfg.Client
-	if client == nil {
-		client = &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
-			MaxIdleConns: cfg.Concurrency, MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
-		}}
+	if _, err := newClient(cfg.URL, cfg.Event, cfg.Timeout); err != nil {
+		return Summary{}, err
 	}
-	target := strings.TrimRight(cfg.URL, "/") + "/v1/events/" + cfg.Event + "/bookings"
 	answers := make([]answer, cfg.Buyers)
-	var done atomic.Int64
-	var confirmed atomic.Int64
-	next := make(chan int)
+	var claimed, done, confirmed atomic.Int64
 	var wg sync.WaitGroup
+	var clients []*client
 	start := time.Now()
 	for w := 0; w < cfg.Concurrency; w++ {
+		c, _ := newClient(cfg.URL, cfg.Event, cfg.Timeout)
+		clients = append(clients, c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				a := book(ctx, client, target, cfg, i)
+			defer c.close()
+			for ctx.Err() == nil {
+				i := int(claimed.Add(1) - 1)
+				if i >= cfg.Buyers {
+					return
+				}
+				a := book(c, cfg, i)
 				answers[i] = a
 				done.Add(1)
 				if a.result == "confirmed" {
@@ -146,35 +145,38 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 			}
 		}()
 	}
+	// Cancelling ctx ends the requests in flight too.
+	stop := context.AfterFunc(ctx, func() {
+		for _, c := range clients {
+			c.abort()
+		}
+	})
+	defer stop()
 	var bar *progress
 	if cfg.Progress {
 		bar = startProgress(out, cfg.Buyers, &done, &confirmed)
 	}
-	sent := 0
-feed:
-	for ; sent < cfg.Buyers; sent++ {
-		select {
-		case next <- sent:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
 	wg.Wait()
 	elapsed := time.Since(start)
 	if bar != nil {
 		bar.stop()
 	}
-	s := summarize(cfg, answers[:sent], elapsed)
+	sent := answers[:0:0]
+	for _, a := range answers {
+		if a.result != "" {
+			sent = append(sent, a)
+		}
+	}
+	s := summarize(cfg, sent, elapsed)
 	if err := ctx.Err(); err != nil {
-		return s, fmt.Errorf("load: stopped after %d of %d buyers: %w", sent, cfg.Buyers, err)
+		return s, fmt.Errorf("load: stopped after %d of %d buyers: %w", len(sent), cfg.Buyers, err)
 	}
 	return s, nil
 }
 
 // book sends buyer i's request.
-func book(ctx context.Context, client *http.Client, target string, cfg Config, i int) answer {
-	buyer := fmt.Sprintf("buyer-%d-%d", cfg.Seed, i)
+func book(c *client, cfg Config, i int) answer {
+	buyer := "buyer-" + strconv.FormatInt(cfg.Seed, 10) + "-" + strconv.Itoa(i)
 	body := map[string]any{"buyer": buyer}
 	if cfg.Seats.Hot > 0 {
 		// One generator per buyer, seeded by (seed, i): the same run asks
@@ -183,38 +185,33 @@ func book(ctx context.Context, client *http.Client, target string, cfg Config, i
 		body["seat"] = 1 + rng.IntN(cfg.Seats.Hot)
 	}
 	data, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, "POST", target, bytes.NewReader(data))
-	if err != nil {
-		return answer{result: "transport_error"}
-	}
-	req.Header.Set("Content-Type", "application/json")
+	var key string
 	if cfg.Idempotency {
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("load-%d-%d", cfg.Seed, i))
+		key = "load-" + strconv.FormatInt(cfg.Seed, 10) + "-" + strconv.Itoa(i)
 	}
 	t0 := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{result: "transport_error", latency: time.Since(t0)}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp, err := c.post(data, key)
 	a := answer{latency: time.Since(t0)}
-	if resp.StatusCode == http.StatusCreated {
-		var c Confirmation
-		if json.Unmarshal(raw, &c) == nil {
-			a.booking = &c
+	if err != nil {
+		a.result = "transport_error"
+		return a
+	}
+	if resp.status == http.StatusCreated {
+		var conf Confirmation
+		if json.Unmarshal(resp.body, &conf) == nil {
+			a.booking = &conf
 		}
 		a.result = "confirmed"
-		a.replayed = resp.Header.Get("Idempotent-Replayed") == "true"
+		a.replayed = resp.replayed
 		return a
 	}
 	var e struct {
 		Error string `json:"error"`
 	}
-	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+	if json.Unmarshal(resp.body, &e) == nil && e.Error != "" {
 		a.result = e.Error
 	} else {
-		a.result = "http_" + strconv.Itoa(resp.StatusCode)
+		a.result = "http_" + strconv.Itoa(resp.status)
 	}
 	return a
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -164,5 +165,57 @@ func TestCancelStopsEarly(t *testing.T) {
 	s, err := Run(ctx, Config{URL: srv.URL, Event: "demo", Buyers: 10000, Concurrency: 2}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) || s.Buyers >= 10000 {
 		t.Fatalf("cancel: %v after %d buyers", err, s.Buyers)
+	}
+}
+
+// TestCancelAbortsRequestsInFlight: a server that never answers does not
+// hold Run past its context.
+func TestCancelAbortsRequestsInFlight(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s, err := Run(ctx, Config{URL: srv.URL, Event: "demo", Buyers: 10, Concurrency: 4}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || s.Answers["transport_error"] != 4 || s.Buyers != 4 {
+		t.Fatalf("hung server: %v, %+v", err, s)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Run took %v after its context ended", d)
+	}
+}
+
+// TestReconnectsAfterConnectionClose: a server that closes every
+// connection after its answer still gets every request, each on a new
+// connection.
+func TestReconnectsAfterConnectionClose(t *testing.T) {
+	f, _ := newFake(1000)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		f.ServeHTTP(w, r)
+	}))
+	var conns sync.Map
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Store(c.RemoteAddr().String(), true)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s, err := Run(context.Background(), Config{URL: srv.URL, Event: "demo", Buyers: 50, Concurrency: 3}, nil)
+	n := 0
+	conns.Range(func(any, any) bool { n++; return true })
+	if err != nil || s.Confirmed != 50 || n != 50 {
+		t.Fatalf("Connection: close: %v, confirmed %d on %d connections, want 50 on 50", err, s.Confirmed, n)
+	}
+}
+
+func TestRejectsNonHTTPURL(t *testing.T) {
+	for _, u := range []string{"https://127.0.0.1:1", "127.0.0.1:8080", "ftp://x"} {
+		if _, err := Run(context.Background(), Config{URL: u, Event: "demo", Buyers: 1, Concurrency: 1}, nil); err == nil {
+			t.Errorf("%s: no error", u)
+		}
 	}
 }

@@ -38,7 +38,7 @@ type Commit struct {
 // journal, or by a compaction (snapshot temp, fsync, rename, directory
 // fsync) when the journal has grown larger than the snapshot.
 func (s *Store) update(ctx context.Context, event string, change func(*state) (*record, error)) (c Commit, err error) {
-	g, err := s.enter(ctx, event, false)
+	g, err := s.enter(ctx, event, exclusive)
 	if err != nil {
 		return c, err
 	}

@@ -162,12 +162,12 @@ func checkEventID(event string) error {
 
 // lock takes the event's lock, exclusive or shared, bounded by the lock
 // timeout. The caller must have checked the event id.
-func (s *Store) lock(ctx context.Context, event string, shared bool) (*lockfile.Held, error) {
+func (s *Store) lock(ctx context.Context, event string, sharedLock bool) (*lockfile.Held, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.LockTimeout)
 	defer cancel()
 	l := lockfile.New(s.lockPath(event))
 	acquire := l.Lock
-	if shared {
+	if sharedLock {
 		acquire = l.RLock
 	}
 	h, err := acquire(ctx)
@@ -219,11 +219,26 @@ func (s *Store) Get(ctx context.Context, event string) (*Event, error) {
 	return e, err
 }
 
+// Read calls fn with the event as its files show it now, without taking
+// the event's lock, so a reader never delays a commit. It sees every
+// whole commit written so far (files are appended by whole lines and
+// replaced by rename), including one whose fdatasync has not returned
+// yet, which a crash of the machine could still undo; Get sees durable
+// commits only. Read is for monitors such as the audit. fn must not
+// modify e or keep it after it returns.
+func (s *Store) Read(ctx context.Context, event string, fn func(e *Event)) error {
+	return s.read(ctx, event, unlocked, func(st *state) { fn(st.e) })
+}
+
 // view runs fn on the event's current state under the shared lock (no
 // lock in Race mode: files are appended by whole lines or replaced by
 // rename, so a reader sees whole commits).
 func (s *Store) view(ctx context.Context, event string, fn func(*state)) error {
-	g, err := s.enter(ctx, event, true)
+	return s.read(ctx, event, shared, fn)
+}
+
+func (s *Store) read(ctx context.Context, event string, how locking, fn func(*state)) error {
+	g, err := s.enter(ctx, event, how)
 	if err != nil {
 		return err
 	}
@@ -243,9 +258,18 @@ type guard struct {
 	held *lockfile.Held // nil in Race mode
 }
 
+// locking is how enter takes an event's file lock in Locked mode.
+type locking int
+
+const (
+	exclusive locking = iota // for read-modify-write
+	shared                   // for reads of durable commits
+	unlocked                 // for Read
+)
+
 // enter checks the event, takes its cache (serialising this process's
-// goroutines) and, in Locked mode, its file lock, shared or exclusive.
-func (s *Store) enter(ctx context.Context, event string, shared bool) (*guard, error) {
+// goroutines) and, in Locked mode, its file lock as how says.
+func (s *Store) enter(ctx context.Context, event string, how locking) (*guard, error) {
 	if err := checkEventID(event); err != nil {
 		return nil, err
 	}
@@ -254,8 +278,8 @@ func (s *Store) enter(ctx context.Context, event string, shared bool) (*guard, e
 	}
 	g := &guard{ec: s.cacheFor(event)}
 	g.ec.mu.Lock()
-	if s.opts.Mode == Locked {
-		h, err := s.lock(ctx, event, shared)
+	if s.opts.Mode == Locked && how != unlocked {
+		h, err := s.lock(ctx, event, how == shared)
 		if err != nil {
 			g.ec.mu.Unlock()
 			return nil, err

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bookerhq/booker/lockfile"
 )
 
 // mustOpen opens a locked store in a fresh temp dir.
@@ -433,4 +435,69 @@ func TestSharedReadersWhileWriterCommits(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestReadNeverWaitsForTheLock: Read sees the event while a writer holds
+// the lock (Get waits for it), and a Read racing another store's commits
+// and compactions always sees whole commits, never going back.
+func TestReadNeverWaitsForTheLock(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{CompactMin: 256, NoSync: true}
+	writer, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	ctx := context.Background()
+	mustCreate(t, writer, "ev", 1000)
+
+	held, err := lockfile.New(filepath.Join(dir, "ev.lock")).Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := reader.Get(short, "ev"); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("Get while the lock is held: %v, want ErrLockTimeout", err)
+	}
+	if err := reader.Read(ctx, "ev", func(e *Event) {}); err != nil {
+		t.Fatalf("Read while the lock is held: %v", err)
+	}
+	held.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 300; i++ {
+			if _, _, err := writer.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "w"}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	last, reads := -1, 0
+	for running := true; running; reads++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		err := reader.Read(ctx, "ev", func(e *Event) {
+			if e.Sold() < last || int64(e.Sold()) != e.Revision {
+				t.Fatalf("Read saw sold %d at revision %d after %d", e.Sold(), e.Revision, last)
+			}
+			last = e.Sold()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last != 300 {
+		t.Fatalf("last Read saw %d bookings, want 300 (after %d reads)", last, reads)
+	}
 }

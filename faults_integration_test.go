@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookerhq/booker/ipc"
 )
 
 // TestCrashLoopingSellerGivesUp: a seller binary that exits at once makes
@@ -58,16 +60,18 @@ func TestHostileSocketPeers(t *testing.T) {
 	dir := t.TempDir()
 	b := startBooker(t, binDir, dir, nil, "--sellers", "2", "--tickets", "1000")
 	sock := filepath.Join(dir, "booker.sock")
+	const v = ipc.Version
 	peers := map[string][]byte{
 		"garbage":           []byte("GET / HTTP/1.1\r\n\r\n"),
-		"huge length":       rawFrame(1, 1, 0xFFFFFFFF, ""),
-		"over max frame":    rawFrame(1, 1, 1<<20+1, ""),
-		"half frame":        rawFrame(1, 1, 100, `{"slot":`),
+		"huge length":       rawFrame(v, 1, 0xFFFFFFFF, ""),
+		"over max frame":    rawFrame(v, 1, 1<<20+1, ""),
+		"half frame":        rawFrame(v, 1, 100, `{"slot":`),
 		"bad version":       rawFrame(7, 1, 2, "{}"),
-		"unknown type":      rawFrame(1, 200, 2, "{}"),
-		"taken slot":        rawFrame(1, 1, 30, `{"slot":0,"pid":1,"version":""}`),
-		"slot out of range": rawFrame(1, 1, 31, `{"slot":99,"pid":1,"version":""}`),
-		"request not hello": rawFrame(1, 4, 2, "{}"),
+		"old version":       rawFrame(1, 1, 30, `{"slot":0,"pid":1,"version":""}`),
+		"unknown type":      rawFrame(v, 200, 2, "{}"),
+		"taken slot":        rawFrame(v, 1, 30, `{"slot":0,"pid":1,"version":""}`),
+		"slot out of range": rawFrame(v, 1, 31, `{"slot":99,"pid":1,"version":""}`),
+		"request not hello": rawFrame(v, 4, 2, "{}"),
 		"silent":            nil,
 	}
 	var conns []net.Conn

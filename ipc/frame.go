@@ -4,19 +4,34 @@
 // # Wire format
 //
 // The stream is a sequence of frames. A frame is an 8-byte header followed
-// by a JSON payload:
+// by a payload:
 //
 //	offset size field
 //	0      2    magic "BK" (0x42 0x4B)
-//	2      1    protocol version (Version, currently 1)
+//	2      1    protocol version (Version, currently 2)
 //	3      1    message type (TypeHello ... TypeHeartbeat)
 //	4      4    payload length, big-endian uint32, at most MaxFrame
-//	8      n    payload: one JSON object, the message's fields
+//	8      n    payload: the message's fields
+//
+// Hello, Welcome, Ready and Heartbeat payloads are one JSON object with
+// the fields' json names. Request and Result, one of each per booking,
+// are binary (version 2; version 1 had them in JSON too): their fields in
+// the order below, where uv is an unsigned varint, v a signed (zig-zag)
+// varint as in encoding/binary, str a uv length followed by the bytes,
+// and flags one byte:
+//
+//	Request  seq uv, event str, id str, buyer str, seat v, fp str, deadline v
+//	Result   seq uv, slot v, code str, message str,
+//	         flags (1 booking, 2 replayed, 4 lead, 8 locked),
+//	         [booking: id str, event str, seat v, buyer str, seller v],
+//	         batch v, wait v (ns), hold v (ns), start v, end v (Unix ns)
 //
 // A frame with a wrong magic, an unknown version or type, an oversized
-// length or a payload that is not the message's JSON is malformed: Recv
-// returns an error wrapping ErrMalformed and the connection must be
-// dropped (a stream cannot be resynchronised).
+// length, or a payload that does not decode exactly (wrong JSON, a
+// truncated field, a string longer than the payload, unknown flags,
+// trailing bytes) is malformed: Recv returns an error wrapping
+// ErrMalformed and the connection must be dropped (a stream cannot be
+// resynchronised).
 //
 // # Conversation
 //
@@ -49,7 +64,7 @@ import (
 )
 
 // Version is the protocol version this package speaks.
-const Version = 1
+const Version = 2
 
 // MaxFrame is the largest payload accepted, in bytes.
 const MaxFrame = 1 << 20
@@ -104,11 +119,13 @@ func newMessage(t Type) Message {
 // Conn is one end of a framed connection. Send may be called from many
 // goroutines at once; Recv from one goroutine at a time.
 type Conn struct {
-	nc net.Conn
-	r  *bufio.Reader
-	wm sync.Mutex
-	w  *bufio.Writer
-	hd [headerSize]byte // Recv's header buffer
+	nc  net.Conn
+	r   *bufio.Reader
+	wm  sync.Mutex
+	w   *bufio.Writer
+	enc []byte           // Send's payload buffer, guarded by wm
+	dec []byte           // Recv's payload buffer
+	hd  [headerSize]byte // Recv's header buffer
 }
 
 // NewConn wraps a stream connection. The Conn owns nc: Close closes it.
@@ -121,7 +138,8 @@ func (c *Conn) Send(msgs ...Message) error {
 	c.wm.Lock()
 	defer c.wm.Unlock()
 	for _, m := range msgs {
-		if err := writeFrame(c.w, m); err != nil {
+		var err error
+		if c.enc, err = writeFrame(c.w, m, c.enc[:0]); err != nil {
 			return err
 		}
 	}
@@ -131,58 +149,89 @@ func (c *Conn) Send(msgs ...Message) error {
 	return nil
 }
 
-func writeFrame(w *bufio.Writer, m Message) error {
-	payload, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("ipc: encode %T: %w", m, err)
+// writeFrame writes m as one frame, encoding it in buf, which it returns
+// for reuse.
+func writeFrame(w *bufio.Writer, m Message, buf []byte) ([]byte, error) {
+	payload := buf
+	switch m := m.(type) {
+	case *Request:
+		payload = m.appendBinary(buf)
+	case *Result:
+		payload = m.appendBinary(buf)
+	default:
+		var err error
+		if payload, err = json.Marshal(m); err != nil {
+			return buf, fmt.Errorf("ipc: encode %T: %w", m, err)
+		}
 	}
 	if len(payload) > MaxFrame {
-		return fmt.Errorf("ipc: %T is %d bytes, over the %d-byte frame limit", m, len(payload), MaxFrame)
+		return buf, fmt.Errorf("ipc: %T is %d bytes, over the %d-byte frame limit", m, len(payload), MaxFrame)
 	}
 	var h [headerSize]byte
 	h[0], h[1], h[2], h[3] = magic[0], magic[1], Version, byte(m.Type())
 	binary.BigEndian.PutUint32(h[4:], uint32(len(payload)))
 	w.Write(h[:])
-	_, err = w.Write(payload)
-	return err
+	_, err := w.Write(payload)
+	if cap(payload) > cap(buf) && cap(payload) <= 64<<10 {
+		buf = payload // keep a grown buffer, unless a rare huge one
+	}
+	return buf, err
 }
 
 // Recv reads the next message. It returns io.EOF when the peer closed the
 // connection cleanly between frames, and an error wrapping ErrMalformed
 // for a frame that breaks the wire format.
 func (c *Conn) Recv() (Message, error) {
-	return readFrame(c.r, c.hd[:])
+	m, buf, err := readFrame(c.r, c.hd[:], c.dec)
+	if cap(buf) <= 64<<10 {
+		c.dec = buf // keep the payload buffer, unless a rare huge one
+	}
+	return m, err
 }
 
-func readFrame(r io.Reader, h []byte) (Message, error) {
+// readFrame reads one frame, using h for the header and buf (returned,
+// maybe grown) for the payload. Decoded messages copy what they keep.
+func readFrame(r io.Reader, h, buf []byte) (Message, []byte, error) {
 	if _, err := io.ReadFull(r, h[:headerSize]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: truncated header", ErrMalformed)
+			return nil, buf, fmt.Errorf("%w: truncated header", ErrMalformed)
 		}
-		return nil, err
+		return nil, buf, err
 	}
 	if h[0] != magic[0] || h[1] != magic[1] {
-		return nil, fmt.Errorf("%w: bad magic %#x%02x", ErrMalformed, h[0], h[1])
+		return nil, buf, fmt.Errorf("%w: bad magic %#x%02x", ErrMalformed, h[0], h[1])
 	}
 	if h[2] != Version {
-		return nil, fmt.Errorf("%w: protocol version %d, want %d", ErrMalformed, h[2], Version)
+		return nil, buf, fmt.Errorf("%w: protocol version %d, want %d", ErrMalformed, h[2], Version)
 	}
 	m := newMessage(Type(h[3]))
 	if m == nil {
-		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, h[3])
+		return nil, buf, fmt.Errorf("%w: unknown message type %d", ErrMalformed, h[3])
 	}
 	n := binary.BigEndian.Uint32(h[4:])
 	if n > MaxFrame {
-		return nil, fmt.Errorf("%w: length %d over the %d-byte limit", ErrMalformed, n, MaxFrame)
+		return nil, buf, fmt.Errorf("%w: length %d over the %d-byte limit", ErrMalformed, n, MaxFrame)
 	}
-	payload := make([]byte, n)
+	if uint32(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	payload := buf[:n]
 	if _, err := io.ReadFull(r, payload); err != nil {
-		return nil, fmt.Errorf("%w: truncated payload: %w", ErrMalformed, err)
+		return nil, buf, fmt.Errorf("%w: truncated payload: %w", ErrMalformed, err)
 	}
-	if err := json.Unmarshal(payload, m); err != nil {
-		return nil, fmt.Errorf("%w: %T payload: %w", ErrMalformed, m, err)
+	var err error
+	switch m := m.(type) {
+	case *Request:
+		err = m.decodeBinary(payload)
+	case *Result:
+		err = m.decodeBinary(payload)
+	default:
+		err = json.Unmarshal(payload, m)
 	}
-	return m, nil
+	if err != nil {
+		return nil, buf, fmt.Errorf("%w: %T payload: %w", ErrMalformed, m, err)
+	}
+	return m, buf, nil
 }
 
 // SetReadDeadline sets the deadline of the next Recv calls.

@@ -43,6 +43,8 @@ func TestRoundTrip(t *testing.T) {
 		&Ready{},
 		&Request{Seq: 7, Event: "demo", ID: "b-1", Buyer: "ä\"", Seat: 3, Fingerprint: "fp", Deadline: 99},
 		&Result{Seq: 7, Code: CodeOK, Booking: &Booking{ID: "b-1", Event: "demo", Seat: 3, Buyer: "x", Seller: 2}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true},
+		&Result{Seq: 8, Slot: -1, Code: CodeExpired, Message: "the client gave up", Replayed: true, Lead: true, Start: -5, End: 1 << 62},
+		&Request{},
 		&Heartbeat{Time: 123, Metrics: "# HELP x\n"},
 	}
 	go func() {
@@ -71,6 +73,12 @@ func frame(magic0 byte, version, typ byte, length uint32, payload string) []byte
 	return append(h, payload...)
 }
 
+// binFrame frames a binary payload, with extra bytes appended.
+func binFrame(typ Type, payload []byte, extra ...byte) []byte {
+	payload = append(payload, extra...)
+	return frame('B', Version, byte(typ), uint32(len(payload)), string(payload))
+}
+
 func TestMalformedFrames(t *testing.T) {
 	good := `{"slot":1}`
 	for name, data := range map[string][]byte{
@@ -85,9 +93,17 @@ func TestMalformedFrames(t *testing.T) {
 		"not json":       frame('B', Version, byte(TypeHello), 3, "abc"),
 		"wrong types":    frame('B', Version, byte(TypeHello), 14, `{"slot":"one"}`),
 		"trailing bytes": frame('B', Version, byte(TypeReady), 4, `{}{}`),
+		// Binary payloads (Request, Result).
+		"request truncated":       frame('B', Version, byte(TypeRequest), 3, "\x01\x04de"),
+		"request string too long": frame('B', Version, byte(TypeRequest), 4, "\x01\x7fab"),
+		"request trailing":        binFrame(TypeRequest, (&Request{Seq: 1, Event: "e"}).appendBinary(nil), 0),
+		"request seat overflow":   binFrame(TypeRequest, (&Request{Seq: 1, Seat: 1 << 40}).appendBinary(nil)),
+		"result unknown flag":     binFrame(TypeResult, []byte{1, 0, 0, 0, 0x80, 0, 0, 0, 0, 0}),
+		"result truncated":        binFrame(TypeResult, (&Result{Seq: 1, Booking: &Booking{ID: "b"}}).appendBinary(nil)[:6]),
+		"result empty":            binFrame(TypeResult, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := readFrame(bytes.NewReader(data), make([]byte, headerSize))
+			_, _, err := readFrame(bytes.NewReader(data), make([]byte, headerSize), nil)
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("got %v, want ErrMalformed", err)
 			}
@@ -101,8 +117,9 @@ func TestMalformedFrames(t *testing.T) {
 func FuzzReadFrame(f *testing.F) {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	writeFrame(w, &Request{Seq: 1, Event: "demo", ID: "b", Buyer: "x"})
-	writeFrame(w, &Hello{Slot: -1, PID: 1})
+	writeFrame(w, &Request{Seq: 1, Event: "demo", ID: "b", Buyer: "x"}, nil)
+	writeFrame(w, &Result{Seq: 1, Code: CodeOK, Booking: &Booking{ID: "b", Event: "demo", Seat: 2}, Lead: true, Wait: 5}, nil)
+	writeFrame(w, &Hello{Slot: -1, PID: 1}, nil)
 	w.Flush()
 	f.Add(buf.Bytes())
 	f.Add(frame('B', Version, byte(TypeResult), 2, "{}"))
@@ -111,18 +128,20 @@ func FuzzReadFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		h := make([]byte, headerSize)
+		var buf []byte
 		for {
-			m, err := readFrame(r, h)
+			m, b, err := readFrame(r, h, buf)
+			buf = b
 			if err != nil {
 				return
 			}
 			var out bytes.Buffer
 			w := bufio.NewWriter(&out)
-			if err := writeFrame(w, m); err != nil {
+			if _, err := writeFrame(w, m, nil); err != nil {
 				t.Fatalf("re-encode %T: %v", m, err)
 			}
 			w.Flush()
-			m2, err := readFrame(&out, make([]byte, headerSize))
+			m2, _, err := readFrame(&out, make([]byte, headerSize), nil)
 			if err != nil || !reflect.DeepEqual(m, m2) {
 				t.Fatalf("round trip: %#v -> %#v, %v", m, m2, err)
 			}

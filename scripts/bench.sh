@@ -5,11 +5,14 @@
 #
 #   scripts/bench.sh [--quick]
 #
-# 1. booker (locked, fsync) with `booker load` at concurrency 16/64 and
-#    1, 2, 4, 8 sellers, every request a successful booking;
-# 2. flat cost: 200,000 bookings into one event, rate per tenth;
-# 3. the peers of ../shared/peers (SQLite WAL synchronous=FULL, and the
-#    classic Python demo with lock + fsync), 4 worker processes each.
+# 1. headline: booker (locked, fsync, 4 sellers, 64 clients, every request
+#    a successful booking) and the peers of ../shared/peers (SQLite WAL
+#    synchronous=FULL, and the classic Python demo with lock + fsync, 4
+#    worker processes each), run in turns, 3 rounds; ratios of medians;
+# 2. booker at concurrency 16/64 and 1, 2, 4, 8 sellers, with each
+#    dispatch policy (event: an event's requests go to one seller; shared:
+#    all sellers contend for the event's lock);
+# 3. event size: 200,000 bookings into one event, the rate per tenth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=false
@@ -41,51 +44,75 @@ start_booker() {
 stop_booker() { kill -TERM "$pid"; wait "$pid" || true; pid=; }
 
 field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 buyers=20000; $quick && buyers=5000
+run=0
+# booker_run SELLERS CONCURRENCY ARGS...: one fresh booker, one load run;
+# prints "throughput p50 p99 confirmed".
+booker_run() {
+  local sellers=$1 c=$2; shift 2
+  run=$((run + 1))
+  start_booker "$work/d-$run" --sellers "$sellers" "$@"
+  local json
+  json=$("$bin/booker" load --url "$url" --event bench --buyers "$buyers" --concurrency "$c" --json)
+  stop_booker
+  rm -rf "$work/d-$run"
+  echo "$json" | field '"%.0f %.2f %.2f %d" % (d["throughput"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], d["confirmed"])'
+}
+
+peers=../shared/peers
+rounds=3; $quick && rounds=1
+echo "== headline, $rounds rounds in turns: booker (locked, fsync, 4 sellers, 64 clients, $buyers buyers) and the peers (4 workers)"
+printf "%-6s %12s %8s %14s %14s\n" round booker p99_ms sqlite_full python_lock
+b_rates=(); b_p99=(); s_rates=(); d_rates=()
+for r in $(seq "$rounds"); do
+  read -r tput _ p99 confirmed <<< "$(booker_run 4 64)"
+  [ "$confirmed" = "$buyers" ] || { echo "booker confirmed $confirmed of $buyers"; exit 1; }
+  b_rates+=("$tput"); b_p99+=("$p99")
+  sq=- sd=-
+  if [ -d "$peers" ]; then
+    sq=$(python3 "$peers/sqlite_py.py" --workers 4 --tickets "$buyers" --buyers "$buyers" --dir "$work" | field 'd["requests_per_s"]')
+    sd=$(python3 "$peers/seed_py.py" --mode locked --fsync --tickets 5000 --buyers 5000 --dir "$work" | field 'd["requests_per_s"]')
+    s_rates+=("$sq"); d_rates+=("$sd")
+    rm -rf "${work:?}"/*.db* "${work:?}"/*.json 2>/dev/null || true
+  fi
+  printf "%-6s %12.0f %8.2f %14.0f %14.0f\n" "$r" "$tput" "$p99" "$sq" "$sd"
+done
+bm=$(median "${b_rates[@]}"); bp=$(median "${b_p99[@]}")
+if [ ${#s_rates[@]} -gt 0 ]; then
+  sm=$(median "${s_rates[@]}"); dm=$(median "${d_rates[@]}")
+  python3 -c "import sys; b,p,s,d=map(float,sys.argv[1:]); print('medians: booker %.0f/s (p99 %.1f ms), SQLite FULL %.0f/s, Python lock+fsync %.0f/s\nbooker / SQLite FULL = %.2fx; booker / Python lock+fsync = %.2fx' % (b,p,s,d,b/s,b/d))" "$bm" "$bp" "$sm" "$dm"
+else
+  echo "no $peers: peers skipped; booker median $bm/s, p99 $bp ms"
+fi
+
+echo
 echo "== booker, locked, fsync, every request a booking ($buyers buyers per run)"
-printf "%-8s %-12s %12s %10s %10s %12s\n" sellers concurrency bookings/s p50_ms p99_ms confirmed
-for sellers in 1 2 4 8; do
-  for c in 16 64; do
-    $quick && [ "$sellers" != 4 ] && continue
-    start_booker "$work/d-$sellers-$c" --sellers "$sellers"
-    json=$("$bin/booker" load --url "$url" --event bench --buyers "$buyers" --concurrency "$c" --json)
-    stop_booker
-    printf "%-8s %-12s %12.0f %10.2f %10.2f %12s\n" "$sellers" "$c" \
-      "$(echo "$json" | field 'd["throughput"]')" "$(echo "$json" | field 'd["latency_ms"]["p50"]')" \
-      "$(echo "$json" | field 'd["latency_ms"]["p99"]')" "$(echo "$json" | field 'd["confirmed"]')"
-    [ "$sellers" = 4 ] && [ "$c" = 64 ] && booker_rate=$(echo "$json" | field 'd["throughput"]')
+printf "%-9s %-8s %-12s %12s %10s %10s %10s\n" dispatch sellers concurrency bookings/s p50_ms p99_ms confirmed
+for dispatch in event shared; do
+  for sellers in 1 2 4 8; do
+    for c in 16 64; do
+      if $quick && { [ "$c" != 64 ] || { [ "$sellers" != 1 ] && [ "$sellers" != 4 ]; }; }; then continue; fi
+      [ "$dispatch" = shared ] && [ "$sellers" = 1 ] && continue # same as event
+      read -r tput p50 p99 confirmed <<< "$(booker_run "$sellers" "$c" --dispatch "$dispatch")"
+      printf "%-9s %-8s %-12s %12.0f %10.2f %10.2f %10s\n" "$dispatch" "$sellers" "$c" "$tput" "$p50" "$p99" "$confirmed"
+    done
   done
 done
 
 if ! $quick; then
   echo
-  echo "== flat cost: 200,000 bookings into one event (4 sellers, 64 clients), rate per tenth"
+  echo "== event size: 200,000 bookings into one event (4 sellers, 64 clients), rate per tenth"
   start_booker "$work/flat" --sellers 4
   rates=()
   for tenth in $(seq 1 10); do
     json=$("$bin/booker" load --url "$url" --event bench --buyers 20000 --concurrency 64 --seed "$tenth" --json)
     r=$(echo "$json" | field 'd["throughput"]'); rates+=("$r")
-    printf "tenth %2d: %8.0f bookings/s (confirmed %s)\n" "$tenth" "$r" "$(echo "$json" | field 'd["confirmed"]')"
+    printf "tenth %2d: %8.0f bookings/s, p99 %6.2f ms (confirmed %s)\n" "$tenth" "$r" \
+      "$(echo "$json" | field 'd["latency_ms"]["p99"]')" "$(echo "$json" | field 'd["confirmed"]')"
   done
   curl -s "$url/v1/events/bench"; echo
   stop_booker
-  python3 -c "import sys; a=float(sys.argv[1]); b=float(sys.argv[2]); print('first/last tenth: %.2fx' % (a/b))" "${rates[0]}" "${rates[9]}"
-fi
-
-echo
-echo "== peers, 4 worker processes each"
-peers=../shared/peers
-if [ -d "$peers" ]; then
-  n=20000; $quick && n=5000
-  sqlite=$(python3 "$peers/sqlite_py.py" --workers 4 --tickets "$n" --buyers "$n" --dir "$work" 2>/dev/null || python3 "$peers/sqlite_py.py" --workers 4 --tickets "$n" --buyers "$n")
-  seed=$(python3 "$peers/seed_py.py" --mode locked --fsync --tickets 5000 --buyers 5000 --dir "$work")
-  sq=$(echo "$sqlite" | field 'd["requests_per_s"]')
-  sd=$(echo "$seed" | field 'd["requests_per_s"]')
-  printf "%-40s %10.0f bookings/s\n" "SQLite WAL synchronous=FULL" "$sq" "Python demo, lock + fsync" "$sd"
-  if [ -n "${booker_rate:-}" ]; then
-    python3 -c "import sys; b,s,d=map(float,sys.argv[1:]); print('booker (4 sellers, 64 clients) / SQLite FULL = %.2fx; / Python lock+fsync = %.2fx' % (b/s, b/d))" "$booker_rate" "$sq" "$sd"
-  fi
-else
-  echo "no $peers: skipped"
+  python3 -c "import sys; a=float(sys.argv[1]); b=float(sys.argv[2]); print('first tenth / last tenth: %.2fx' % (a/b))" "${rates[0]}" "${rates[9]}"
 fi

@@ -126,6 +126,9 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 	// The commit runs to completion even if the seller is asked to stop:
 	// the lock timeout bounds it.
 	res, c, err := s.store.BookGroup(context.WithoutCancel(ctx), event, treqs, more)
+	if c.CompactErr != nil {
+		s.log.Error("background compaction failed; the next one retries", "event", event, "err", c.CompactErr)
+	}
 	out := make([]ipc.Message, len(reqs), len(reqs)+len(late))
 	for i, r := range reqs {
 		m := &ipc.Result{

@@ -28,6 +28,10 @@ type Commit struct {
 	Compacted bool
 	// Revision is the event's revision after the commit.
 	Revision int64
+	// CompactErr is the error of this process's last background
+	// compaction of the event, if it failed since the previous commit
+	// (the commit itself is unaffected; the compaction is retried).
+	CompactErr error
 }
 
 // update runs one read-modify-write of an event: under the exclusive lock
@@ -44,6 +48,7 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 	}
 	ec := g.ec
 	c.Waited = g.waited()
+	c.CompactErr, ec.err = ec.err, nil
 	defer func() { c.Held = g.release() }()
 	c.Start = s.now()
 	defer func() { c.End = s.now() }()
@@ -75,7 +80,9 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 	if err != nil {
 		return c, err
 	}
-	if s.shouldCompact(st, len(line)) {
+	compactNow := s.shouldCompact(st, len(line))
+	later := compactNow && s.compactsBehind(st)
+	if compactNow && !later {
 		err = s.compact(st)
 		c.Compacted = err == nil
 	} else {
@@ -85,7 +92,18 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 		return c, err
 	}
 	c.Wrote, c.Revision = true, rec.Rev
+	if later && !ec.compacting {
+		s.startCompaction(event, ec, st)
+	}
 	return c, nil
+}
+
+// compactsBehind reports whether a compaction of st should run in the
+// background (see compact.go) rather than in the commit: in Locked mode,
+// once the event has a journal, unless CompactMin asks for a compaction
+// at every commit.
+func (s *Store) compactsBehind(st *state) bool {
+	return s.opts.Mode == Locked && s.opts.CompactMin >= 0 && st.jf != nil
 }
 
 // shouldCompact reports whether a commit should rewrite the snapshot
@@ -196,48 +214,15 @@ func tempPrefix(event string) string { return "." + event + ".json." }
 // file in the same directory, fsync, rename, fsync of the directory. On
 // any error before the rename the temp file is removed and the old file is
 // untouched. hooks says whether to call the crash-point hooks.
-func (s *Store) replace(path string, data []byte, hooks bool) (err error) {
+func (s *Store) replace(path string, data []byte, hooks bool) error {
 	event := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".journal")
-	f, err := os.CreateTemp(s.dir, tempPrefix(event)+strconv.Itoa(s.pid)+".*.tmp")
+	tmp, err := s.writeTemp(event, data, hooks)
 	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
+		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	hook := func(step Step) {
-		if hooks {
-			s.hook(step)
-		}
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod temp file: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write temp file: %w", err)
-	}
-	hook(StepTempWrite)
-	if !s.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync temp file: %w", err)
-		}
-	}
-	hook(StepSync)
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close temp file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename temp file: %w", err)
-	}
-	hook(StepRename)
-	if !s.opts.NoSync {
-		if err := s.dirf.Sync(); err != nil {
-			return fmt.Errorf("fsync data dir: %w", err)
-		}
+	if err := s.rename(tmp, path, hooks); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }
@@ -264,9 +249,9 @@ func (s *Store) writeInPlace(path string, data []byte, _ bool) error {
 }
 
 // removeStaleTemps removes temp files left by writers that crashed before
-// their rename. In Locked mode every temp file found under the event's
-// lock is stale (writers hold the lock while a temp file exists); in Race
-// mode only those whose writer process is gone are.
+// their rename: those whose writer process is gone (a background
+// compaction writes its snapshot temp file without the lock). In Locked
+// mode they are removed under the event's lock.
 func (s *Store) removeStaleTemps() error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -300,7 +285,7 @@ func (s *Store) removeTemps(event string, names []string) error {
 		defer h.Unlock()
 	}
 	for _, name := range names {
-		if s.opts.Mode == Race && writerAlive(name[len(tempPrefix(event)):]) {
+		if writerAlive(name[len(tempPrefix(event)):]) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {

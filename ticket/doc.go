@@ -56,12 +56,16 @@
 // new journal lines, unless a compaction replaced the files), applies the
 // change in memory and appends one journal line, then fdatasyncs the
 // journal: the booking is durable when the call returns. When the journal
-// would grow larger than the snapshot, the commit instead compacts: it
-// writes the whole event to a unique temp file, fsyncs it, renames it
-// over demo.json (the commit point), fsyncs the directory and starts an
-// empty journal the same way. The cost of a booking therefore does not
-// grow with the event. BookBatch applies many requests in one commit
-// (group commit).
+// grows larger than the snapshot, the event is compacted: the whole event
+// is written to a unique temp file, fsynced and renamed over demo.json
+// (the commit point), the directory fsynced, and a new journal started
+// the same way. In Locked mode the commit that finds the journal too
+// large appends as usual and a background compaction follows: it writes
+// the snapshot without the lock, then under it carries the lines appended
+// meanwhile into the new journal before the renames (compact.go), so no
+// request waits for a rewrite of the whole event. The cost of a booking
+// therefore does not grow with the event. BookBatch applies many requests
+// in one commit (group commit).
 //
 // In Locked mode the exclusive lock on demo.lock is held from before the
 // read until after the write. In Race mode it is not taken at all:

@@ -60,9 +60,12 @@ func helperBook(args []string) {
 
 func helperCrash(args []string) {
 	dir, event, step := args[0], args[1], Step(args[2])
-	compact := int64(0)
-	if args[3] == "true" {
+	compact := int64(0) // "false": the default
+	switch args[3] {
+	case "true": // compact in every commit
 		compact = -1
+	case "behind": // the commit starts a background compaction
+		compact = 1
 	}
 	s, err := Open(dir, Options{CompactMin: compact, Hook: func(at Step) {
 		if at == step {
@@ -74,6 +77,7 @@ func helperCrash(args []string) {
 		os.Exit(2)
 	}
 	s.Book(context.Background(), event, Request{ID: "crasher", Buyer: "c"})
+	s.Close()  // waits for a background compaction
 	os.Exit(3) // not reached when the step is hit
 }
 
@@ -193,16 +197,20 @@ func TestContentionRaceOversells(t *testing.T) {
 func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 	for _, tc := range []struct {
 		step    Step
-		compact bool
+		compact string // false, true (in the commit), behind (in the background, after it)
 		wantNew bool
 	}{
-		{StepRead, false, false},
-		{StepAppend, false, true}, // the line is in the file; only a machine crash could lose it
-		{StepSync, false, true},
-		{StepRead, true, false},
-		{StepTempWrite, true, false},
-		{StepSync, true, false},
-		{StepRename, true, true},
+		{StepRead, "false", false},
+		{StepAppend, "false", true}, // the line is in the file; only a machine crash could lose it
+		{StepSync, "false", true},
+		{StepRead, "true", false},
+		{StepTempWrite, "true", false},
+		{StepSync, "true", false},
+		{StepRename, "true", true},
+		// A background compaction runs after its commit is durable: a
+		// crash in it, even between its two renames, keeps the commit.
+		{StepTempWrite, "behind", true},
+		{StepRename, "behind", true},
 	} {
 		step := tc.step
 		t.Run(fmt.Sprintf("%s/compact=%v", step, tc.compact), func(t *testing.T) {
@@ -215,7 +223,7 @@ func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 			s.Book(context.Background(), "ev", Request{ID: "before", Buyer: "b"})
 			s.Close()
 
-			err = helper(t, "crash", dir, "ev", string(step), fmt.Sprint(tc.compact)).Run()
+			err = helper(t, "crash", dir, "ev", string(step), tc.compact).Run()
 			if ws, ok := err.(*exec.ExitError); !ok || ws.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("helper did not die by SIGKILL at %s: %v", step, err)
 			}

@@ -35,8 +35,10 @@ type state struct {
 // eventCache holds one event's state in this process and serialises the
 // goroutines that use it.
 type eventCache struct {
-	mu sync.Mutex
-	st *state
+	mu         sync.Mutex
+	st         *state
+	compacting bool  // a background compaction is running
+	err        error // the last background compaction's failure, for the next Commit
 }
 
 func (s *Store) cacheFor(event string) *eventCache {

@@ -90,6 +90,8 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]*eventCache
+
+	compactions sync.WaitGroup // background compactions running
 }
 
 // Open opens the store in dir, creating the directory if missing, and
@@ -126,8 +128,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the store's directory handle and cached files.
+// Close waits for background compactions, then releases the store's
+// directory handle and cached files.
 func (s *Store) Close() error {
+	s.compactions.Wait()
 	s.cacheMu.Lock()
 	for _, c := range s.cache {
 		c.mu.Lock()

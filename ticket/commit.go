@@ -183,11 +183,18 @@ func (s *Store) compact(st *state) error {
 	if err := s.replace(s.journalPath(e.ID), nil, false); err != nil {
 		return err
 	}
-	sf, err := os.Open(s.Path(e.ID))
+	return s.adopt(st, e.Revision, int64(len(data)), 0)
+}
+
+// adopt points st at the event's new files after a compaction: the
+// snapshot of revision base and snapSize bytes, and the journal, of
+// which off bytes are already applied.
+func (s *Store) adopt(st *state, base, snapSize, off int64) error {
+	sf, err := os.Open(s.Path(st.e.ID))
 	if err != nil {
 		return fmt.Errorf("reopen ticket file: %w", err)
 	}
-	jf, err := os.OpenFile(s.journalPath(e.ID), os.O_RDWR|os.O_APPEND, 0)
+	jf, err := os.OpenFile(s.journalPath(st.e.ID), os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
 		sf.Close()
 		return fmt.Errorf("reopen journal: %w", err)
@@ -202,7 +209,7 @@ func (s *Store) compact(st *state) error {
 	st.close()
 	st.e.Format = Format
 	st.sf, st.sino, st.jf, st.jino = sf, inode(sfi), jf, inode(jfi)
-	st.base, st.snapSize, st.off = e.Revision, int64(len(data)), 0
+	st.base, st.snapSize, st.off = base, snapSize, off
 	return nil
 }
 

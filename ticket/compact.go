@@ -110,27 +110,7 @@ func (s *Store) compactBehind(event string, ec *eventCache, snap *Event, from in
 	if err := s.rename(journalTmp, s.journalPath(event), false); err != nil {
 		return err
 	}
-	sf, err := os.Open(s.Path(event))
-	if err != nil {
-		return fmt.Errorf("reopen ticket file: %w", err)
-	}
-	jf, err := os.OpenFile(s.journalPath(event), os.O_RDWR|os.O_APPEND, 0)
-	if err != nil {
-		sf.Close()
-		return fmt.Errorf("reopen journal: %w", err)
-	}
-	sfi, err1 := sf.Stat()
-	jfi, err2 := jf.Stat()
-	if err := errors.Join(err1, err2); err != nil {
-		sf.Close()
-		jf.Close()
-		return fmt.Errorf("stat new files: %w", err)
-	}
-	st.close()
-	st.sf, st.sino, st.jf, st.jino = sf, inode(sfi), jf, inode(jfi)
-	st.base, st.snapSize, st.off = snap.Revision, int64(len(data)), int64(len(tail))
-	st.e.Format = Format
-	return nil
+	return s.adopt(st, snap.Revision, int64(len(data)), int64(len(tail)))
 }
 
 // writeTemp writes data to a new temp file of the event and fsyncs it,

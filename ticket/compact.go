@@ -19,10 +19,10 @@ import (
 //
 //  1. without the lock: encode a copy of the state at the commit's
 //     revision R, write it to a temp file and fsync it;
-//  2. under the lock: read what was appended since, write those lines (all
-//     above R) to a new journal temp file and fsync it; rename the
-//     snapshot temp over the snapshot; fsync the directory; rename the
-//     journal temp over the journal; fsync the directory.
+//  2. under the lock: read what was appended since (lines all above R);
+//     rename the snapshot temp over the snapshot; fsync the directory;
+//     write those lines to a journal temp file, fsync it, rename it over
+//     the journal; fsync the directory.
 //
 // Every crash leaves a readable event: before the first rename, the old
 // files (and a temp file, removed by the next Open once its writer is
@@ -67,13 +67,9 @@ func (s *Store) compactBehind(event string, ec *eventCache, snap *Event, from in
 	if err != nil {
 		return err
 	}
-	var journalTmp string
 	defer func() {
 		if err != nil {
-			os.Remove(snapTmp)
-			if journalTmp != "" {
-				os.Remove(journalTmp)
-			}
+			os.Remove(snapTmp) // gone already once renamed
 		}
 	}()
 
@@ -93,9 +89,6 @@ func (s *Store) compactBehind(event string, ec *eventCache, snap *Event, from in
 	if _, err := st.jf.ReadAt(tail, from); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read journal tail: %w", err)
 	}
-	if journalTmp, err = s.writeTemp(event, tail, false); err != nil {
-		return err
-	}
 	// From here the files change: if anything fails, the next commit
 	// reloads what is on disk.
 	defer func() {
@@ -107,7 +100,9 @@ func (s *Store) compactBehind(event string, ec *eventCache, snap *Event, from in
 	if err := s.rename(snapTmp, s.Path(event), true); err != nil {
 		return err
 	}
-	if err := s.rename(journalTmp, s.journalPath(event), false); err != nil {
+	// The new journal is written after the snapshot's rename, as in an
+	// in-commit compaction: a crash before it leaves no temp file behind.
+	if err := s.replace(s.journalPath(event), tail, false); err != nil {
 		return err
 	}
 	return s.adopt(st, snap.Revision, int64(len(data)), int64(len(tail)))

@@ -61,8 +61,8 @@
 // (the commit point), the directory fsynced, and a new journal started
 // the same way. In Locked mode the commit that finds the journal too
 // large appends as usual and a background compaction follows: it writes
-// the snapshot without the lock, then under it carries the lines appended
-// meanwhile into the new journal before the renames (compact.go), so no
+// the snapshot without the lock, then under it renames it and carries the
+// lines appended meanwhile into a new journal (compact.go), so no
 // request waits for a rewrite of the whole event. The cost of a booking
 // therefore does not grow with the event. BookBatch applies many requests
 // in one commit (group commit).

@@ -34,7 +34,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// A seller commits one group at a time: one P is enough, and on a
 	// small machine shared with booker and the other sellers it spares the
-	// runtime's hand-offs between threads (seller CPU per booking -20%
+	// runtime's hand-offs between threads (seller CPU per booking -10%
 	// here). GOMAXPROCS in the environment still wins.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)

@@ -39,8 +39,10 @@ type Commit struct {
 // edits the state in memory and returns the journal record of its
 // changes, or nil to write nothing; an error from change aborts without
 // writing. The record is made durable by an append and fdatasync of the
-// journal, or by a compaction (snapshot temp, fsync, rename, directory
-// fsync) when the journal has grown larger than the snapshot.
+// journal. When the journal has grown larger than the snapshot, a
+// compaction follows in the background in Locked mode (compact.go); in
+// Race mode, or when CompactMin asks for it, the commit compacts instead
+// of appending (snapshot temp, fsync, rename, directory fsync).
 func (s *Store) update(ctx context.Context, event string, change func(*state) (*record, error)) (c Commit, err error) {
 	g, err := s.enter(ctx, event, exclusive)
 	if err != nil {

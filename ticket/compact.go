@@ -42,7 +42,7 @@ func (s *Store) startCompaction(event string, ec *eventCache, st *state) {
 	s.compactions.Add(1)
 	go func() {
 		defer s.compactions.Done()
-		err := s.compactBehind(event, ec, snap, from, jino)
+		err := s.compactBehind(event, snap, from, jino)
 		if errors.Is(err, errCompactionRaced) {
 			err = nil // someone else's compaction did the job
 		}
@@ -58,7 +58,7 @@ var errCompactionRaced = errors.New("compaction overtaken by another writer")
 
 // compactBehind does a background compaction: snap is the state at the
 // end of journal offset from, in the journal of inode jino.
-func (s *Store) compactBehind(event string, ec *eventCache, snap *Event, from int64, jino uint64) (err error) {
+func (s *Store) compactBehind(event string, snap *Event, from int64, jino uint64) (err error) {
 	data, err := snap.Encode()
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func (s *Store) compactBehind(event string, ec *eventCache, snap *Event, from in
 	defer func() {
 		if err != nil {
 			st.close()
-			ec.st = nil
+			g.ec.st = nil
 		}
 	}()
 	if err := s.rename(snapTmp, s.Path(event), true); err != nil {

@@ -93,9 +93,12 @@ func (e *Event) Available() int { return max(0, e.Capacity-len(e.Bookings)) }
 // Decode parses and validates a ticket file. Any error wraps ErrCorrupt.
 // The data is untrusted: Decode never panics and bounds what it accepts.
 func Decode(data []byte) (*Event, error) {
-	var e Event
-	if err := decodeStrict(data, &e); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	e, ok := scanEvent(data)
+	if !ok {
+		e = Event{}
+		if err := decodeStrict(data, &e); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 	}
 	if e.Bookings == nil {
 		e.Bookings = []Booking{}

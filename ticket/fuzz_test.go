@@ -2,7 +2,9 @@ package ticket
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -125,4 +127,63 @@ func BenchmarkParseJournal(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkDecode measures reading a whole snapshot: what a reader does
+// after another process compacted the event.
+func BenchmarkDecode(b *testing.B) {
+	for _, n := range []int{20_000, 200_000} {
+		b.Run(fmt.Sprintf("bookings=%d", n), func(b *testing.B) {
+			e := &Event{Format: Format, ID: "ev", Capacity: MaxCapacity, Revision: int64(n)}
+			for i := range n {
+				e.Bookings = append(e.Bookings, Booking{ID: fmt.Sprintf("b-%020x", i), Seat: i + 1, Buyer: fmt.Sprintf("buyer-%d", i), Seller: i % 4})
+			}
+			data, err := e.Encode()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := Decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzScan holds the scanner (the fast path) to encoding/json: whatever
+// the scanner accepts, encoding/json must accept and decode to the same
+// value, for snapshots and journal lines alike.
+func FuzzScan(f *testing.F) {
+	for _, seed := range []string{
+		`{"format":2,"event":"demo","capacity":3,"revision":2,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0},{"id":"b","seat":3,"buyer":"é\"\u00e9\\","seller":-1,"fp":"f"}]}`,
+		"{\n  \"format\": 2,\n  \"event\": \"demo\",\n  \"capacity\": 3,\n  \"revision\": 0,\n  \"bookings\": []\n}\n",
+		`{"format":2,"format":1}`, `{"ID":"x"}`, `{"capacity":1.0}`, `{"capacity":1e3}`, `{"capacity":-0}`, `{"capacity":01}`,
+		`{"capacity":123456789012345678901}`, `{"bookings":null}`, `{"event":"a\u0000"}`, "{\"event\":\"\xff\"}", `{"event":"\x"}`,
+		`{"rev":1,"book":[{"id":"a","seat":1,"buyer":"x","seller":0}]}`, `{"rev":2,"cancel":["a","b"]}`, `{"rev":2,"cancel":[]}`,
+		`{"rev":3,"book":[]}`, `{"rev":1}{}`, ` {"rev" : 1 , "cancel" : [ "a" ] } `, `{"rev":1,}`, `{"rev":-}`, `{"rev":"1"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if e, ok := scanEvent(data); ok {
+			var want Event
+			if err := json.Unmarshal(data, &want); err != nil {
+				t.Fatalf("scanner accepted a snapshot encoding/json rejects (%v): %q", err, data)
+			}
+			if !reflect.DeepEqual(e, want) {
+				t.Fatalf("snapshot %q:\nscanner       %#v\nencoding/json %#v", data, e, want)
+			}
+		}
+		if r, ok := scanRecord(data); ok {
+			var want record
+			if err := json.Unmarshal(data, &want); err != nil {
+				t.Fatalf("scanner accepted a journal line encoding/json rejects (%v): %q", err, data)
+			}
+			if !reflect.DeepEqual(r, want) {
+				t.Fatalf("journal line %q:\nscanner       %#v\nencoding/json %#v", data, r, want)
+			}
+		}
+	})
 }

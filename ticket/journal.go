@@ -60,9 +60,12 @@ func parseJournal(data []byte, capacity int) ([]record, int, error) {
 			break
 		}
 		line := data[used : used+nl]
-		var r record
-		if err := decodeStrict(line, &r); err != nil {
-			return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
+		r, ok := scanRecord(line)
+		if !ok {
+			r = record{}
+			if err := decodeStrict(line, &r); err != nil {
+				return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
+			}
 		}
 		if err := r.validate(capacity); err != nil {
 			return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
@@ -94,7 +97,8 @@ func (r *record) validate(capacity int) error {
 }
 
 // decodeStrict decodes one JSON value with nothing after it
-// (json.Unmarshal rejects trailing data).
+// (json.Unmarshal rejects trailing data): the slow path behind the
+// scanner, for whatever it does not handle.
 func decodeStrict(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }

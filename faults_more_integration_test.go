@@ -254,14 +254,20 @@ func TestC10K(t *testing.T) {
 // taken over.
 func TestKillBookerUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	b := startBooker(t, binDir, dir, nil, "--tickets", "5000")
+	b := startBooker(t, binDir, dir, nil, "--tickets", "50000")
 	var pids []int
 	for _, s := range b.sellers() {
 		pids = append(pids, s.PID)
 	}
 	done := make(chan []answer)
-	go func() { done <- b.load("demo", 3000, 16) }()
-	time.Sleep(300 * time.Millisecond)
+	go func() { done <- b.load("demo", 40000, 16) }()
+	// Kill once some bookings are confirmed, however fast the machine.
+	const confirmed = `booker_bookings_total{event="demo",result="confirmed"}`
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, got := b.scrape(); got[confirmed] >= 500 {
+			break
+		}
+	}
 	b.cmd.Process.Kill()
 	answers := <-done
 	<-b.exited
@@ -273,7 +279,7 @@ func TestKillBookerUnderLoad(t *testing.T) {
 			t.Errorf("seller %d orphaned by kill -9 of booker", pid)
 		}
 	}
-	b2 := startBooker(t, binDir, dir, nil, "--tickets", "5000")
+	b2 := startBooker(t, binDir, dir, nil, "--tickets", "50000")
 	v := checkInvariants(t, dir, answers)
 	if v.confirmed == 0 || v.byStatus[0] == 0 {
 		t.Fatalf("the kill did not land mid-load: %+v", v)

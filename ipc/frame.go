@@ -234,6 +234,10 @@ func readFrame(r io.Reader, h, buf []byte) (Message, []byte, error) {
 	return m, buf, nil
 }
 
+// Buffered returns the number of bytes received but not yet returned by
+// Recv: when it is zero, the next Recv waits for the peer.
+func (c *Conn) Buffered() int { return c.r.Buffered() }
+
 // SetReadDeadline sets the deadline of the next Recv calls.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 

@@ -22,7 +22,10 @@ type sellerConn struct {
 
 	credits chan struct{} // one token per free place in the window
 	done    chan struct{} // closed when the connection is being dropped
-	own     chan *job     // requests routed to this seller (DispatchEvent)
+	// answered gets a token when the seller's answers so far have been
+	// read: the send loop waits for it while the seller holds requests.
+	answered chan struct{}
+	own      chan *job // requests routed to this seller (DispatchEvent)
 
 	mu       sync.Mutex
 	inflight map[uint64]*job
@@ -50,6 +53,7 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 		s: s, conn: conn, sl: sl, log: log.With("slot", sl.id),
 		credits:  make(chan struct{}, s.cfg.Welcome.Window),
 		done:     make(chan struct{}),
+		answered: make(chan struct{}, 1),
 		own:      make(chan *job, s.cfg.QueueSize),
 		inflight: map[uint64]*job{},
 	}
@@ -203,11 +207,29 @@ func (s *Supervisor) release(sl *slot) {
 	}
 }
 
-// sendLoop sends queued requests while the seller has room in its window,
-// as many as it has room for in one flush.
+// sendLoop sends queued requests while the seller has room in its
+// window. A seller that holds nothing gets a request at once. While it
+// holds requests it is committing a group, and commits one group at a
+// time, so it could not start on new ones sooner: they wait here until
+// its answers arrive and then go to it together, in one write that wakes
+// it once. One write and one wake-up per group instead of per request
+// saves a good part of a seller's CPU, and leaves the requests on the
+// shared queue meanwhile, where an idle seller can take them.
 func (c *sellerConn) sendLoop() {
 	batch := make([]ipc.Message, 0, cap(c.credits))
 	for {
+		if c.holding() {
+			select {
+			case <-c.answered:
+			case <-c.done:
+				return
+			}
+		} else {
+			select {
+			case <-c.answered: // stale: nothing was in flight
+			default:
+			}
+		}
 		select {
 		case <-c.credits:
 		case <-c.done:
@@ -238,6 +260,13 @@ func (c *sellerConn) sendLoop() {
 	}
 }
 
+// holding reports whether the seller has requests it has not answered.
+func (c *sellerConn) holding() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.inflight) > 0
+}
+
 // track records a job as in flight on this connection and returns its
 // request with a fresh sequence number.
 func (c *sellerConn) track(j *job) ipc.Message {
@@ -253,7 +282,17 @@ func (c *sellerConn) track(j *job) ipc.Message {
 // recvLoop handles the seller's frames until the connection ends.
 func (c *sellerConn) recvLoop() error {
 	timeout := c.s.cfg.HeartbeatTimeout
+	answers := false // results read since the send loop was last told
 	for {
+		if answers && c.conn.Buffered() == 0 {
+			// Every answer the seller sent so far is in: it has
+			// finished its group and is ready for the next.
+			select {
+			case c.answered <- struct{}{}:
+			default:
+			}
+			answers = false
+		}
 		c.conn.SetReadDeadline(time.Now().Add(timeout))
 		m, err := c.conn.Recv()
 		if err != nil {
@@ -275,6 +314,7 @@ func (c *sellerConn) recvLoop() error {
 			c.credits <- struct{}{}
 			c.s.cfg.Observer.Result(c.sl.id, m)
 			j.finish(m)
+			answers = true
 		case *ipc.Heartbeat:
 			if m.Metrics != "" {
 				c.s.cfg.Observer.SellerMetrics(c.sl.id, m.Metrics)

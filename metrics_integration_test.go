@@ -106,6 +106,53 @@ func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 	b.stop()
 }
 
+// TestNoFalseAnomaliesWhileBooking samples the correctness gauges of a
+// locked run while it books, with an audit every 10 ms, and cancels some
+// bookings meanwhile: they must read zero throughout, not only once the
+// run is over (confirmations arrive while the audit reads the file).
+func TestNoFalseAnomaliesWhileBooking(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--tickets", "100000", "--audit-interval", "10ms", "--fsync=false")
+	done := make(chan []answer)
+	go func() { done <- b.load("demo", 8000, 32) }()
+	series := []string{
+		`booker_lost_bookings{event="demo"}`,
+		`booker_oversold_tickets{event="demo"}`,
+		`booker_double_booked_seats{event="demo"}`,
+	}
+	var answers []answer
+	samples, cancels := 0, 0
+	for answers == nil {
+		select {
+		case answers = <-done:
+		case <-time.After(5 * time.Millisecond):
+		}
+		// A cancel in flight while the audit runs is not a loss either.
+		if a := b.book("demo", "cancel-me", 0, ""); a.status == 201 {
+			req, _ := http.NewRequest("DELETE", b.url+"/v1/events/demo/bookings/"+a.id, nil)
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					cancels++
+				}
+			}
+		}
+		_, got := b.scrape()
+		samples++
+		for _, k := range series {
+			if got[k] != 0 {
+				t.Fatalf("sample %d during a locked run: %s = %v", samples, k, got[k])
+			}
+		}
+	}
+	v := checkInvariants(t, dir, answers)
+	t.Logf("%d samples of the correctness gauges during a locked run of %d bookings and %d cancels: all zero", samples, v.confirmed, cancels)
+	if samples < 10 || cancels == 0 {
+		t.Fatalf("the run was too short to sample: %d samples, %d cancels", samples, cancels)
+	}
+	b.stop()
+}
+
 func TestCountersSurviveSellerDeath(t *testing.T) {
 	dir := t.TempDir()
 	b := startBooker(t, binDir, dir, nil, "--tickets", "100", "--sellers", "2", "--fsync=false")

@@ -197,7 +197,9 @@ func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 	call := time.Now()
 	event, id := r.PathValue("id"), r.PathValue("booking")
+	cancelled := s.cfg.Ledger.Cancelling(event, id)
 	b, err := s.cfg.Store.Cancel(r.Context(), event, id)
+	cancelled(err == nil)
 	if h := s.cfg.History; h != nil {
 		op := Op{Kind: "cancel", Call: call, Return: time.Now(), Event: event, ID: id, Buyer: b.Buyer, Booked: b.Seat, Seat: b.Seat, Result: "confirmed", Committer: -1}
 		if err != nil {
@@ -212,6 +214,5 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, err)
 		return
 	}
-	s.cfg.Ledger.Cancel(event, id)
 	writeJSON(w, http.StatusOK, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
 }

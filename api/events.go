@@ -74,12 +74,13 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 
 // auditEvent compares what clients were told with the ticket file.
 func (s *Server) auditEvent(w http.ResponseWriter, r *http.Request) {
+	mark := s.cfg.Ledger.Mark()
 	e, err := s.cfg.Store.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeStoreError(w, err)
 		return
 	}
-	rep := s.cfg.Ledger.Check(e)
+	rep := s.cfg.Ledger.Check(e, mark)
 	s.cfg.Observer.Audited(e, rep)
 	writeJSON(w, http.StatusOK, rep)
 }

@@ -4,6 +4,12 @@
 //
 // The ledger lives in booker's memory: it covers what this booker process
 // confirmed since it started.
+//
+// A check is exact while bookings go on: it counts as lost only what was
+// confirmed before the ticket file was read (Mark, then read, then Check),
+// and not a booking whose cancel is being committed. A client is told 201
+// only after the seller's commit, so every confirmation recorded before the
+// Mark must be in a file read after it.
 package audit
 
 import (
@@ -17,31 +23,102 @@ import (
 // concurrent use.
 type Ledger struct {
 	mu     sync.Mutex
-	events map[string]map[string]int // event -> booking id -> seat
+	seq    uint64 // confirmations recorded so far
+	events map[string]*eventLedger
 }
+
+// eventLedger is one event's confirmations.
+type eventLedger struct {
+	told       map[string]confirmation // booking id -> what the client was told
+	perSeat    map[int]int             // seat -> live confirmations of it
+	doubled    int                     // seats with two or more
+	cancelling map[string]int          // booking id -> cancels being committed
+}
+
+// confirmation is one 201 answer.
+type confirmation struct {
+	seat int
+	seq  uint64 // when it was recorded, for Mark
+}
+
+// Mark is a point in a ledger's history: see Ledger.Mark.
+type Mark uint64
 
 // NewLedger returns an empty ledger.
 func NewLedger() *Ledger {
-	return &Ledger{events: map[string]map[string]int{}}
+	return &Ledger{events: map[string]*eventLedger{}}
+}
+
+// event returns an event's ledger, made on first use. l.mu must be held.
+func (l *Ledger) event(id string) *eventLedger {
+	el := l.events[id]
+	if el == nil {
+		el = &eventLedger{told: map[string]confirmation{}, perSeat: map[int]int{}, cancelling: map[string]int{}}
+		l.events[id] = el
+	}
+	return el
 }
 
 // Confirm records that a client was told booking id holds seat.
 func (l *Ledger) Confirm(event, id string, seat int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	m := l.events[event]
-	if m == nil {
-		m = map[string]int{}
-		l.events[event] = m
+	el := l.event(event)
+	l.seq++
+	c := confirmation{seat: seat, seq: l.seq}
+	if old, ok := el.told[id]; ok { // a replay: told again
+		if old.seat == seat {
+			return
+		}
+		el.unseat(old.seat)
 	}
-	m[id] = seat
+	el.told[id] = c
+	if el.perSeat[seat]++; el.perSeat[seat] == 2 {
+		el.doubled++
+	}
 }
 
-// Cancel records that a booking was cancelled through booker.
-func (l *Ledger) Cancel(event, id string) {
+// unseat removes one confirmation of seat from the per-seat counts.
+func (el *eventLedger) unseat(seat int) {
+	switch el.perSeat[seat]--; el.perSeat[seat] {
+	case 0:
+		delete(el.perSeat, seat)
+	case 1:
+		el.doubled--
+	}
+}
+
+// Cancelling records that a cancel of booking id is about to be
+// committed. Until the returned func is called (with whether the cancel
+// was committed), a check does not count the booking lost when the file
+// no longer holds it.
+func (l *Ledger) Cancelling(event, id string) (done func(cancelled bool)) {
+	l.mu.Lock()
+	l.event(event).cancelling[id]++
+	l.mu.Unlock()
+	return func(cancelled bool) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		el := l.events[event]
+		if el.cancelling[id]--; el.cancelling[id] == 0 {
+			delete(el.cancelling, id)
+		}
+		if c, ok := el.told[id]; ok && cancelled {
+			delete(el.told, id)
+			el.unseat(c.seat)
+		}
+		if len(el.told) == 0 && len(el.cancelling) == 0 {
+			delete(l.events, event) // nothing to keep of an event never confirmed
+		}
+	}
+}
+
+// Mark returns the ledger's current point. Read the ticket file after
+// it, and pass it to Check.
+func (l *Ledger) Mark() Mark {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.events[event], id)
+	return Mark(l.seq)
 }
 
 // Report compares what clients were told with a ticket file.
@@ -59,27 +136,34 @@ type Report struct {
 	Lost int `json:"lost"`
 }
 
-// Check audits an event's ticket file against the ledger.
-func (l *Ledger) Check(e *ticket.Event) Report {
-	inFile := make(map[string]int, len(e.Bookings))
-	for _, b := range e.Bookings {
-		inFile[b.ID] = b.Seat
-	}
+// Check audits an event's ticket file, read after mark was taken, against
+// the ledger. It costs one lookup per booking in the file and one step per
+// confirmation, and allocates nothing.
+func (l *Ledger) Check(e *ticket.Event, mark Mark) Report {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	told := l.events[e.ID]
-	r := Report{Confirmed: len(told), InFile: len(e.Bookings)}
+	r := Report{InFile: len(e.Bookings)}
+	el := l.events[e.ID]
+	if el == nil {
+		return r
+	}
+	r.Confirmed = len(el.told)
 	r.Oversold = max(0, r.Confirmed-e.Capacity)
-	perSeat := make(map[int]int, len(told))
-	for id, seat := range told {
-		perSeat[seat]++
-		if s, ok := inFile[id]; !ok || s != seat {
+	r.DoubleBookedSeats = el.doubled
+	// Due: confirmed before the mark, and not being cancelled. The file's
+	// booking ids are unique (ticket.Decode), so each due confirmation is
+	// found at most once.
+	due := func(id string, c confirmation) bool {
+		return c.seq <= uint64(mark) && el.cancelling[id] == 0
+	}
+	for id, c := range el.told {
+		if due(id, c) {
 			r.Lost++
 		}
 	}
-	for _, n := range perSeat {
-		if n > 1 {
-			r.DoubleBookedSeats++
+	for _, b := range e.Bookings {
+		if c, ok := el.told[b.ID]; ok && c.seat == b.Seat && due(b.ID, c) {
+			r.Lost--
 		}
 	}
 	return r

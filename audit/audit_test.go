@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/bookerhq/booker/ticket"
@@ -16,18 +17,90 @@ func TestCheck(t *testing.T) {
 	e := &ticket.Event{ID: "ev", Capacity: 3, Bookings: []ticket.Booking{
 		{ID: "a", Seat: 1}, {ID: "c", Seat: 2}, {ID: "e", Seat: 5}, // e holds another seat than told: lost
 	}}
-	got := l.Check(e)
+	got := l.Check(e, l.Mark())
 	want := Report{Confirmed: 5, InFile: 3, Oversold: 2, DoubleBookedSeats: 1, Lost: 3} // b, d, e
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	l.Cancel("ev", "b")
-	l.Cancel("ev", "d")
-	l.Cancel("ev", "e")
-	if got := l.Check(e); got != (Report{Confirmed: 2, InFile: 3}) {
+	for _, id := range []string{"b", "d", "e"} {
+		l.Cancelling("ev", id)(true)
+	}
+	if got := l.Check(e, l.Mark()); got != (Report{Confirmed: 2, InFile: 3}) {
 		t.Fatalf("after cancels: %+v", got)
 	}
-	if got := NewLedger().Check(e); got != (Report{InFile: 3}) {
+	if got := NewLedger().Check(e, 0); got != (Report{InFile: 3}) {
 		t.Fatalf("empty ledger: %+v", got)
+	}
+}
+
+// A booking confirmed after the file was read is not lost, nor is one
+// whose cancel is being committed; both count once the check catches up.
+func TestCheckWhileBookingsGoOn(t *testing.T) {
+	l := NewLedger()
+	l.Confirm("ev", "a", 1)
+	l.Confirm("ev", "b", 2)
+	mark := l.Mark()
+	read := &ticket.Event{ID: "ev", Capacity: 10, Bookings: []ticket.Booking{{ID: "a", Seat: 1}}}
+	l.Confirm("ev", "c", 3) // committed after the read
+	if got := l.Check(read, mark); got != (Report{Confirmed: 3, InFile: 1, Lost: 1}) {
+		t.Fatalf("b was confirmed before the read and is missing: want 1 lost, got %+v", got)
+	}
+
+	done := l.Cancelling("ev", "a")
+	gone := &ticket.Event{ID: "ev", Capacity: 10, Bookings: []ticket.Booking{{ID: "b", Seat: 2}, {ID: "c", Seat: 3}}}
+	if got := l.Check(gone, l.Mark()); got.Lost != 0 {
+		t.Fatalf("a booking being cancelled counted lost: %+v", got)
+	}
+	done(false) // the cancel failed: a must be in the file after all
+	if got := l.Check(gone, l.Mark()); got.Lost != 1 {
+		t.Fatalf("a missing after a failed cancel: want 1 lost, got %+v", got)
+	}
+	l.Cancelling("ev", "a")(true)
+	if got := l.Check(gone, l.Mark()); got != (Report{Confirmed: 2, InFile: 2}) {
+		t.Fatalf("after the cancel: %+v", got)
+	}
+}
+
+// Replays and cancels keep the per-seat counts right.
+func TestDoubleBookedSeats(t *testing.T) {
+	l := NewLedger()
+	l.Confirm("ev", "a", 1)
+	l.Confirm("ev", "a", 1) // a replay
+	e := &ticket.Event{ID: "ev", Capacity: 10}
+	if got := l.Check(e, l.Mark()); got.DoubleBookedSeats != 0 || got.Confirmed != 1 {
+		t.Fatalf("a replay counted twice: %+v", got)
+	}
+	l.Confirm("ev", "b", 1)
+	l.Confirm("ev", "c", 1)
+	l.Confirm("ev", "d", 2)
+	l.Confirm("ev", "e", 2)
+	if got := l.Check(e, l.Mark()).DoubleBookedSeats; got != 2 {
+		t.Fatalf("double-booked seats %d, want 2", got)
+	}
+	l.Cancelling("ev", "d")(true)
+	l.Cancelling("ev", "b")(true)
+	if got := l.Check(e, l.Mark()).DoubleBookedSeats; got != 1 {
+		t.Fatalf("after cancels: double-booked seats %d, want 1", got)
+	}
+	l.Cancelling("nope", "x")(false)
+	if len(l.events) != 1 {
+		t.Fatalf("a cancel on an event never confirmed left a ledger: %d events", len(l.events))
+	}
+}
+
+// BenchmarkCheck audits an event of 200,000 bookings, all confirmed.
+func BenchmarkCheck(b *testing.B) {
+	const n = 200_000
+	l := NewLedger()
+	e := &ticket.Event{ID: "ev", Capacity: n, Bookings: make([]ticket.Booking, n)}
+	for i := range e.Bookings {
+		e.Bookings[i] = ticket.Booking{ID: fmt.Sprintf("b-%020x", i), Seat: i + 1}
+		l.Confirm("ev", e.Bookings[i].ID, i+1)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := l.Check(e, l.Mark()); r.Lost != 0 {
+			b.Fatal(r)
+		}
 	}
 }

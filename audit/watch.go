@@ -18,7 +18,8 @@ func Watch(ctx context.Context, store *ticket.Store, l *Ledger, every time.Durat
 		if err == nil {
 			for _, id := range ids {
 				// Without the lock: the audit never delays a commit.
-				store.Read(ctx, id, func(e *ticket.Event) { report(e, l.Check(e)) })
+				mark := l.Mark()
+				store.Read(ctx, id, func(e *ticket.Event) { report(e, l.Check(e, mark)) })
 			}
 		}
 		select {

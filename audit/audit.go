@@ -64,15 +64,14 @@ func (l *Ledger) Confirm(event, id string, seat int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	el := l.event(event)
-	l.seq++
-	c := confirmation{seat: seat, seq: l.seq}
 	if old, ok := el.told[id]; ok { // a replay: told again
 		if old.seat == seat {
 			return
 		}
 		el.unseat(old.seat)
 	}
-	el.told[id] = c
+	l.seq++
+	el.told[id] = confirmation{seat: seat, seq: l.seq}
 	if el.perSeat[seat]++; el.perSeat[seat] == 2 {
 		el.doubled++
 	}

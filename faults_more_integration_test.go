@@ -123,6 +123,7 @@ func TestQueueFullAnswers503(t *testing.T) {
 	// booker holds the queue (8) and what it sent the seller: one
 	// request at least, the window (4) at most.
 	var overloaded []time.Duration
+	giveUp := time.After(10 * time.Second)
 	for quiet := false; !quiet; {
 		select {
 		case r := <-out:
@@ -132,6 +133,8 @@ func TestQueueFullAnswers503(t *testing.T) {
 			overloaded = append(overloaded, r.dur)
 		case <-time.After(500 * time.Millisecond):
 			quiet = len(overloaded) >= 40-8-4
+		case <-giveUp:
+			t.Fatalf("%d of 40 requests refused in 10 s: booker held more than its queue and window", len(overloaded))
 		}
 	}
 	if n := len(overloaded); n > 40-8-1 {

@@ -476,6 +476,21 @@ func TestIdempotencyKey(t *testing.T) {
 	if e := readEvent(t, dir, "demo"); e.Sold() != 1 {
 		t.Fatalf("sold %d, want 1", e.Sold())
 	}
+	// The key outlives its booking: a retry after the cancel is refused,
+	// not booked again (issue 14, defect 4).
+	req, _ := http.NewRequest("DELETE", b.url+"/v1/events/demo/bookings/"+first.id, nil)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("cancel: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	late := b.book("demo", "ann", 0, "order-1")
+	if late.status != 410 || late.code != "booking_cancelled" {
+		t.Fatalf("retry after cancel: %+v, want 410 booking_cancelled", late)
+	}
+	if e := readEvent(t, dir, "demo"); e.Sold() != 0 {
+		t.Fatalf("sold %d after the cancel and its retry, want 0", e.Sold())
+	}
 	b.stop()
 }
 
@@ -520,3 +535,49 @@ func filepathGlob(dir, pattern string) ([]string, error) {
 }
 
 func newDelete(url string) (*http.Request, error) { return http.NewRequest("DELETE", url, nil) }
+
+// TestInspectCountsWhatWasSold: `booker inspect` is README's way to count
+// what was sold from the files (snapshot and journal), and agrees with
+// the API and the store after cancels and re-bookings.
+func TestInspectCountsWhatWasSold(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--sellers", "2")
+	var ids []string
+	for i := 0; i < 4; i++ {
+		a := b.book("demo", fmt.Sprintf("buyer-%d", i), 0, fmt.Sprintf("key-%d", i))
+		if a.status != 201 {
+			t.Fatalf("book: %+v", a)
+		}
+		ids = append(ids, a.id)
+	}
+	for _, id := range ids[:2] {
+		req, _ := http.NewRequest("DELETE", b.url+"/v1/events/demo/bookings/"+id, nil)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("cancel %s: %v %v", id, resp, err)
+		}
+		resp.Body.Close()
+	}
+	if a := b.book("demo", "late", 0, ""); a.status != 201 {
+		t.Fatalf("book: %+v", a)
+	}
+	var ev struct{ Sold int }
+	b.getJSON("/v1/events/demo", &ev)
+	out, err := exec.Command(filepath.Join(binDir, "booker"), "inspect", "--data-dir", dir, "demo").Output()
+	if err != nil {
+		t.Fatalf("booker inspect: %v", err)
+	}
+	var got []struct {
+		ID        string
+		Sold      int
+		Cancelled int
+	}
+	if err := json.Unmarshal(out, &got); err != nil || len(got) != 1 {
+		t.Fatalf("inspect output %s: %v", out, err)
+	}
+	e := readEvent(t, dir, "demo")
+	if ev.Sold != 3 || got[0].Sold != 3 || e.Sold() != 3 || got[0].Cancelled != 2 {
+		t.Fatalf("sold: API %d, inspect %+v, store %d; want 3 (2 cancelled)", ev.Sold, got[0], e.Sold())
+	}
+	b.stop()
+}

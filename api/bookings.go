@@ -74,7 +74,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 // exists; other answers cost one existence check.
 func (s *Server) eventLabel(event, code string) string {
 	switch code {
-	case "confirmed", "sold_out", "seat_taken":
+	case "confirmed", "sold_out", "seat_taken", "cancelled":
 		return event
 	}
 	if s.cfg.Store.Exists(event) {
@@ -145,7 +145,7 @@ func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, stri
 	switch res.Code {
 	case ipc.CodeOK:
 		return res, "confirmed"
-	case ipc.CodeSoldOut, ipc.CodeSeatTaken:
+	case ipc.CodeSoldOut, ipc.CodeSeatTaken, ipc.CodeCancelled:
 		return res, res.Code
 	case ipc.CodeInvalid, ipc.CodeKeyReused, ipc.CodeNoEvent:
 		return res, "invalid"
@@ -172,6 +172,8 @@ func (s *Server) writeBookingError(w http.ResponseWriter, code string, res *ipc.
 		writeError(w, http.StatusConflict, "sold_out", msg)
 	case res.Code == ipc.CodeSeatTaken:
 		writeError(w, http.StatusConflict, "seat_taken", msg)
+	case res.Code == ipc.CodeCancelled:
+		writeError(w, http.StatusGone, "booking_cancelled", "the booking this Idempotency-Key made was cancelled; it is not booked again")
 	case res.Code == ipc.CodeNoEvent:
 		writeError(w, http.StatusNotFound, "event_not_found", msg)
 	case res.Code == ipc.CodeKeyReused:

@@ -37,7 +37,7 @@ type Queue interface {
 // not block.
 type Observer interface {
 	// Booking is called once per booking request answered, with the
-	// result label (confirmed, sold_out, seat_taken, invalid, overloaded,
+	// result label (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded,
 	// timeout, error).
 	Booking(event, result string)
 	// HTTP is called once per request with its route pattern and status.

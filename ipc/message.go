@@ -57,6 +57,7 @@ const (
 	CodeSeatTaken   = "seat_taken"
 	CodeInvalid     = "invalid"
 	CodeKeyReused   = "key_reused"
+	CodeCancelled   = "cancelled"
 	CodeNoEvent     = "event_not_found"
 	CodeLockTimeout = "lock_timeout"
 	CodeExpired     = "expired"

@@ -3,6 +3,7 @@ package seller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/bookerhq/booker/ipc"
@@ -94,7 +95,11 @@ func splitExpired(reqs []*ipc.Request) (live []*ipc.Request, late []ipc.Message)
 func (s *seller) commit(ctx context.Context, b *batcher, event string, group []*ipc.Request) error {
 	live, results := splitExpired(group)
 	if len(live) > 0 {
-		results = append(results, s.commitEvent(ctx, b, event, live)...)
+		done, err := s.commitEvent(ctx, b, event, live)
+		if err != nil {
+			return err
+		}
+		results = append(results, done...)
 	}
 	if err := s.conn.Send(results...); err != nil {
 		return err
@@ -107,7 +112,12 @@ func (s *seller) toTicket(r *ipc.Request) ticket.Request {
 	return ticket.Request{ID: r.ID, Buyer: r.Buyer, Seat: r.Seat, Seller: s.w.Slot, Fingerprint: r.Fingerprint}
 }
 
-func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs []*ipc.Request) []ipc.Message {
+// commitEvent commits one event's requests and returns their results. It
+// returns an error instead when the outcome of the commit is unknown
+// (ticket.ErrNotDurable): the seller must then exit without answering,
+// and booker hands the requests to another seller, whose commit finds
+// what reached the files and syncs it before confirming.
+func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs []*ipc.Request) ([]ipc.Message, error) {
 	treqs := make([]ticket.Request, len(reqs))
 	for i, r := range reqs {
 		treqs[i] = s.toTicket(r)
@@ -126,8 +136,11 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 	// The commit runs to completion even if the seller is asked to stop:
 	// the lock timeout bounds it.
 	res, c, err := s.store.BookGroup(context.WithoutCancel(ctx), event, treqs, more)
+	if errors.Is(err, ticket.ErrNotDurable) {
+		return nil, fmt.Errorf("commit to %s: %w", event, err)
+	}
 	if c.CompactErr != nil {
-		s.log.Error("background compaction failed; the next one retries", "event", event, "err", c.CompactErr)
+		s.log.Error("compaction failed; the next one retries", "event", event, "err", c.CompactErr)
 	}
 	out := make([]ipc.Message, len(reqs), len(reqs)+len(late))
 	for i, r := range reqs {
@@ -158,7 +171,7 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 	if err != nil && errors.Is(err, ticket.ErrCorrupt) && !errors.Is(err, ticket.ErrTornRead) {
 		s.log.Error("ticket file is corrupt; refusing to touch it", "event", event, "err", err)
 	}
-	return append(out, late...)
+	return append(out, late...), nil
 }
 
 // code maps a ticket error to a result code.
@@ -166,6 +179,8 @@ func code(err error) string {
 	switch {
 	case errors.Is(err, ticket.ErrTornRead):
 		return ipc.CodeTornRead
+	case errors.Is(err, ticket.ErrCancelled):
+		return ipc.CodeCancelled
 	case errors.Is(err, ticket.ErrSoldOut):
 		return ipc.CodeSoldOut
 	case errors.Is(err, ticket.ErrSeatTaken):

@@ -29,8 +29,8 @@ type Result struct {
 	// Replayed reports that the booking id was already in the file and
 	// Booking is the existing booking.
 	Replayed bool
-	// Err is nil, or wraps ErrSoldOut, ErrSeatTaken, ErrInvalid or
-	// ErrKeyReused.
+	// Err is nil, or wraps ErrSoldOut, ErrSeatTaken, ErrInvalid,
+	// ErrKeyReused or ErrCancelled.
 	Err error
 }
 
@@ -94,6 +94,9 @@ func (st *state) book(r Request) Result {
 		return Result{Err: fmt.Errorf("%w: seat %d outside 1..%d", ErrInvalid, r.Seat, st.e.Capacity)}
 	case !validFingerprint(r.Fingerprint):
 		return Result{Err: fmt.Errorf("%w: fingerprint %q", ErrInvalid, r.Fingerprint)}
+	}
+	if st.cancelled[r.ID] {
+		return Result{Err: fmt.Errorf("%w: %s in %s", ErrCancelled, r.ID, st.e.ID)}
 	}
 	if i, ok := st.byID[r.ID]; ok {
 		b := st.e.Bookings[i]

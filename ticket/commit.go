@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,18 +40,26 @@ type Commit struct {
 // edits the state in memory and returns the journal record of its
 // changes, or nil to write nothing; an error from change aborts without
 // writing. The record is made durable by an append and fdatasync of the
-// journal. When the journal has grown larger than the snapshot, a
-// compaction follows in the background in Locked mode (compact.go); in
-// Race mode, or when CompactMin asks for it, the commit compacts instead
-// of appending (snapshot temp, fsync, rename, directory fsync).
+// journal: that is the commit point, in every mode. When the journal has
+// grown larger than the snapshot, a compaction follows: in the background
+// in Locked mode (compact.go), else in the commit, after the append, so
+// that its failure cannot undo or hide a commit that is already durable.
+//
+// Whatever the commit answers rests on what it read, so before it returns
+// everything it read is made durable too (a booking appended by a writer
+// that died before its fdatasync, say). A failed sync poisons the store
+// (ErrNotDurable).
 func (s *Store) update(ctx context.Context, event string, change func(*state) (*record, error)) (c Commit, err error) {
+	if err := s.broken(); err != nil {
+		return c, err
+	}
 	g, err := s.enter(ctx, event, exclusive)
 	if err != nil {
 		return c, err
 	}
 	ec := g.ec
 	c.Waited = g.waited()
-	c.CompactErr, ec.err = ec.err, nil
+	c.CompactErr = ec.takeErr()
 	defer func() { c.Held = g.release() }()
 	c.Start = s.now()
 	defer func() { c.End = s.now() }()
@@ -59,21 +68,25 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 	if err != nil {
 		return c, err
 	}
-	s.hook(StepRead)
+	s.step(point{step: StepRead, event: event})
 	if s.opts.Mode == Race && s.opts.RaceWindow > 0 {
 		time.Sleep(s.opts.RaceWindow)
 	}
 	c.Revision = st.e.Revision
 	rec, err := change(st)
 	if err != nil || rec == nil {
+		// Nothing to write: a replay, a refusal. It is answered from what
+		// was read, so that must be durable first.
+		if serr := s.syncRead(event, ec, st); serr != nil {
+			return c, serr
+		}
 		return c, err
 	}
 	// From here the in-memory state is ahead of the files: on any error,
 	// drop it so the next commit reloads what is really on disk.
 	defer func() {
 		if err != nil {
-			st.close()
-			ec.st = nil
+			s.drop(ec)
 		}
 	}()
 	rec.Rev = st.e.Revision + 1
@@ -82,92 +95,251 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 	if err != nil {
 		return c, err
 	}
-	compactNow := s.shouldCompact(st, len(line))
-	later := compactNow && s.compactsBehind(st)
-	if compactNow && !later {
-		err = s.compact(st)
-		c.Compacted = err == nil
-	} else {
-		err = s.appendRecord(st, line)
+	if s.opts.TornWrites {
+		// The second lesson: every commit rewrites the file in place.
+		if err := s.compact(st); err != nil {
+			return c, err
+		}
+		c.Wrote, c.Compacted, c.Revision = true, true, rec.Rev
+		return c, nil
 	}
+	if st.jf == nil { // a format 1 event: start its journal
+		if err := s.startJournal(st); err != nil {
+			return c, err
+		}
+	}
+	end, err := s.appendRecord(st, line)
 	if err != nil {
 		return c, err
 	}
+	if err := s.syncDirOnce(st); err != nil {
+		return c, err
+	}
 	c.Wrote, c.Revision = true, rec.Rev
-	if later && !ec.compacting {
-		s.startCompaction(event, ec, st)
+	if !s.shouldCompact(st, end) {
+		return c, nil
+	}
+	if s.compactsBehind() {
+		if ec.compacting.CompareAndSwap(false, true) {
+			s.startCompaction(event, ec, st)
+		}
+		return c, nil
+	}
+	// The commit is durable: a failed compaction leaves the files as they
+	// were (old snapshot and journal, or new snapshot and old journal)
+	// and is reported beside it.
+	if cerr := s.compact(st); cerr != nil {
+		c.CompactErr = cerr
+		s.drop(ec)
+	} else {
+		c.Compacted = true
 	}
 	return c, nil
 }
 
-// compactsBehind reports whether a compaction of st should run in the
-// background (see compact.go) rather than in the commit: in Locked mode,
-// once the event has a journal, unless CompactMin asks for a compaction
-// at every commit.
-func (s *Store) compactsBehind(st *state) bool {
-	return s.opts.Mode == Locked && s.opts.CompactMin >= 0 && st.jf != nil
+// drop forgets an event's state, so the next commit reloads the files.
+// The caller holds ec.mu.
+func (s *Store) drop(ec *eventCache) {
+	ec.st.close()
+	ec.st = nil
 }
 
-// shouldCompact reports whether a commit should rewrite the snapshot
-// instead of appending: when the journal would outgrow the snapshot
-// (and CompactMin). That bounds the journal to about the snapshot's size,
-// so reading costs at most twice the state and each booking is rewritten
-// a bounded number of times: the cost per booking stays flat as the event
-// grows.
-func (s *Store) shouldCompact(st *state, add int) bool {
-	if s.opts.CompactMin < 0 || st.jf == nil || s.opts.TornWrites {
-		return true
-	}
-	return st.off+int64(add) > max(s.opts.CompactMin, st.snapSize)
+// compactsBehind reports whether compactions run in the background (see
+// compact.go) rather than in the commit: in Locked mode, unless
+// CompactMin asks for a compaction at every commit.
+func (s *Store) compactsBehind() bool {
+	return s.opts.Mode == Locked && s.opts.CompactMin >= 0
 }
 
-func (s *Store) hook(step Step) {
-	if s.opts.Hook != nil {
-		s.opts.Hook(step)
-	}
+// shouldCompact reports whether the snapshot should be rewritten after a
+// commit that left the journal end bytes long: when the journal has
+// outgrown the snapshot (and CompactMin). That bounds the journal to
+// about the snapshot's size, so reading costs at most twice the state and
+// each booking is rewritten a bounded number of times: the cost per
+// booking stays flat as the event grows. A snapshot of an older format
+// is rewritten at once (the migration).
+func (s *Store) shouldCompact(st *state, end int64) bool {
+	return s.opts.CompactMin < 0 || st.e.Format < Format || end > max(s.opts.CompactMin, st.snapSize)
 }
 
-// appendRecord appends one record line to the journal and syncs it. In
-// Locked mode a torn tail left by a writer that crashed mid-append is cut
-// off first (nobody else writes while we hold the lock).
-func (s *Store) appendRecord(st *state, line []byte) error {
-	if s.opts.Mode == Locked {
-		fi, err := st.jf.Stat()
-		if err != nil {
-			return fmt.Errorf("stat journal: %w", err)
-		}
-		if fi.Size() > st.off {
-			if err := st.jf.Truncate(st.off); err != nil {
-				return fmt.Errorf("cut torn journal tail: %w", err)
-			}
-		}
-	}
-	if _, err := st.jf.Write(line); err != nil {
-		return fmt.Errorf("append to journal: %w", err)
-	}
-	s.hook(StepAppend)
-	if !s.opts.NoSync {
-		// An fsync error is final: Linux may drop the dirty pages and
-		// clear the error once reported, so never retry it.
-		if err := syscall.Fdatasync(int(st.jf.Fd())); err != nil {
-			return fmt.Errorf("fdatasync journal: %w", err)
-		}
-	}
-	s.hook(StepSync)
-	// Under the lock the line landed exactly at st.off. Without it (Race
-	// mode) others may have appended since our read, so it landed further
-	// on: leave st.off where it is, and the next read applies our line
-	// again (a booking id already present is skipped).
-	if s.opts.Mode == Locked {
-		st.off += int64(len(line))
+// broken returns the error that poisoned the store, if any.
+func (s *Store) broken() error {
+	if err := s.poison.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
 
-// compact writes the whole state as a new snapshot (the commit point is
-// its rename), then replaces the journal with an empty one. A crash in
-// between leaves an old journal whose records are all at or below the new
-// snapshot's revision, which readers skip.
+// fail poisons the store after a failed write or sync whose outcome is
+// unknown, and returns the error every later commit will get.
+func (s *Store) fail(what string, err error) error {
+	err = fmt.Errorf("%w: %s: %w", ErrNotDurable, what, err)
+	s.poison.CompareAndSwap(nil, &err)
+	return *s.poison.Load()
+}
+
+// syncRead makes durable what a commit read and did not write itself:
+// journal lines appended by other writers (one that died before its
+// fdatasync, or is about to sync), and the names of files another
+// writer's compaction renamed into place.
+func (s *Store) syncRead(event string, ec *eventCache, st *state) error {
+	if s.opts.NoSync {
+		return nil
+	}
+	if st.jf != nil && st.synced < st.off {
+		if err := s.sys.syncData(st.jf); err != nil {
+			s.drop(ec)
+			return s.fail("fdatasync journal read", err)
+		}
+		st.synced = st.off
+		s.step(point{step: StepSync, event: event})
+	}
+	return s.syncDirOnce(st)
+}
+
+// syncDirOnce fsyncs the directory once after the files were (re)loaded:
+// a writer that renamed them into place may have died before its own
+// directory fsync.
+func (s *Store) syncDirOnce(st *state) error {
+	if s.opts.NoSync || st.dirSynced {
+		return nil
+	}
+	if err := s.sys.syncDir(s.dirf); err != nil {
+		return s.fail("fsync data dir", err)
+	}
+	st.dirSynced = true
+	return nil
+}
+
+// appendRecord appends one record line to the journal and syncs it,
+// returning the journal's length after the line. A torn tail left by a
+// writer that crashed mid-append is cut off first: in Locked mode
+// everything after the lines read (nobody else writes while we hold the
+// lock); in Race mode, which skips the event's lock, the incomplete last
+// line, under a lock of the journal file held just for the cut and the
+// write (race mode removes the lock from the read-modify-write, not from
+// the framing of the file).
+//
+// A failed write is cut back off. A failed fdatasync poisons the store:
+// Linux may drop the dirty pages and clear the error once reported, so
+// it is never retried; in Locked mode the line is cut back off first, so
+// that no later reader finds, and confirms, data that may not be on disk.
+func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
+	event := st.e.ID
+	if s.opts.Mode == Race {
+		unlock, err := s.lockJournal(st)
+		if err != nil {
+			return 0, err
+		}
+		defer unlock()
+	}
+	fi, err := st.jf.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("stat journal: %w", err)
+	}
+	size := fi.Size()
+	if s.opts.Mode == Locked && size > st.off {
+		size = st.off
+	} else if s.opts.Mode == Race {
+		size, err = lastLineEnd(st.jf, size)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if size < fi.Size() {
+		if err := st.jf.Truncate(size); err != nil {
+			return 0, fmt.Errorf("cut torn journal tail: %w", err)
+		}
+	}
+	if n, err := s.sys.write(st.jf, line); err != nil || n < len(line) {
+		if terr := st.jf.Truncate(size); terr != nil {
+			return 0, s.fail("cut a failed append", errors.Join(err, terr))
+		}
+		return 0, fmt.Errorf("append to journal (%d of %d bytes): %w", n, len(line), err)
+	}
+	end = size + int64(len(line))
+	s.step(point{step: StepAppend, event: event})
+	if !s.opts.NoSync {
+		if err := s.sys.syncData(st.jf); err != nil {
+			if s.opts.Mode == Locked {
+				st.jf.Truncate(size)
+			}
+			return 0, s.fail("fdatasync journal", err)
+		}
+	}
+	s.step(point{step: StepSync, event: event})
+	// Under the lock the line landed exactly at st.off. Without it (Race
+	// mode) others may have appended since our read, so it may have
+	// landed further on: leave st.off where it is, and the next read
+	// applies our line again (a booking id already present is skipped).
+	if s.opts.Mode == Locked {
+		st.off = end
+	}
+	st.synced = st.off
+	return end, nil
+}
+
+// lockJournal takes an exclusive flock of the journal file itself, for
+// Race mode's append (see appendRecord).
+func (s *Store) lockJournal(st *state) (unlock func(), err error) {
+	p := point{step: stepJournalLock, event: st.e.ID, gen: st.jgen}
+	s.step(p)
+	fd := int(st.jf.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lock journal: %w", err)
+	}
+	return func() {
+		syscall.Flock(fd, syscall.LOCK_UN)
+		p.step = stepJournalUnlock
+		s.step(p)
+	}, nil
+}
+
+// lastLineEnd returns the length of the journal's complete lines: size,
+// or less when the last line has no newline (a writer died mid-append).
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 4096)
+	for end := size; end > 0; {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, fmt.Errorf("read journal tail: %w", err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
+}
+
+// startJournal starts the journal of an event that has none (format 1).
+func (s *Store) startJournal(st *state) error {
+	hdr, gen := newHeader(st.base)
+	if err := s.replace(s.journalPath(st.e.ID), hdr, false); err != nil {
+		return err
+	}
+	jf, err := os.OpenFile(s.journalPath(st.e.ID), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("open new journal: %w", err)
+	}
+	fi, err := jf.Stat()
+	if err != nil {
+		jf.Close()
+		return fmt.Errorf("stat new journal: %w", err)
+	}
+	st.jf, st.jino, st.jgen = jf, inode(fi), gen
+	st.off, st.synced = int64(len(hdr)), int64(len(hdr))
+	return nil
+}
+
+// compact writes the whole state as a new snapshot (the commit point of
+// the torn-writes lesson, else a rewrite of what is already durable in
+// the journal), then replaces the journal with a new, empty one. A crash
+// in between leaves the old journal, whose records are all at or below
+// the new snapshot's revision, which readers skip.
 func (s *Store) compact(st *state) error {
 	e := *st.e
 	e.Format = Format
@@ -182,16 +354,18 @@ func (s *Store) compact(st *state) error {
 	if err := write(s.Path(e.ID), data, true); err != nil {
 		return err
 	}
-	if err := s.replace(s.journalPath(e.ID), nil, false); err != nil {
+	hdr, gen := newHeader(e.Revision)
+	if err := s.replace(s.journalPath(e.ID), hdr, false); err != nil {
 		return err
 	}
-	return s.adopt(st, e.Revision, int64(len(data)), 0)
+	return s.adopt(st, e.Revision, int64(len(data)), int64(len(hdr)), gen)
 }
 
 // adopt points st at the event's new files after a compaction: the
-// snapshot of revision base and snapSize bytes, and the journal, of
-// which off bytes are already applied.
-func (s *Store) adopt(st *state, base, snapSize, off int64) error {
+// snapshot of revision base and snapSize bytes, and the journal of
+// generation gen, of which off bytes are already applied. Both were
+// synced, and renamed into place with a directory fsync, by this process.
+func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
 	sf, err := os.Open(s.Path(st.e.ID))
 	if err != nil {
 		return fmt.Errorf("reopen ticket file: %w", err)
@@ -210,8 +384,9 @@ func (s *Store) adopt(st *state, base, snapSize, off int64) error {
 	}
 	st.close()
 	st.e.Format = Format
-	st.sf, st.sino, st.jf, st.jino = sf, inode(sfi), jf, inode(jfi)
-	st.base, st.snapSize, st.off = base, snapSize, off
+	st.sf, st.sino, st.jf, st.jino, st.jgen = sf, inode(sfi), jf, inode(jfi), gen
+	st.base, st.snapSize, st.off, st.synced = base, snapSize, off, off
+	st.dirSynced = !s.opts.NoSync
 	return nil
 }
 
@@ -224,8 +399,7 @@ func tempPrefix(event string) string { return "." + event + ".json." }
 // any error before the rename the temp file is removed and the old file is
 // untouched. hooks says whether to call the crash-point hooks.
 func (s *Store) replace(path string, data []byte, hooks bool) error {
-	event := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".journal")
-	tmp, err := s.writeTemp(event, data, hooks)
+	tmp, err := s.writeTemp(eventOf(path), data, hooks)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Background compaction (Locked mode).
@@ -33,32 +35,38 @@ import (
 // from), the work is dropped.
 
 // startCompaction starts a background compaction of the event from st,
-// which the caller holds (ec.mu and the lock) right after a commit.
+// which the caller holds (ec.mu and the lock) right after a commit, with
+// ec.compacting set.
 func (s *Store) startCompaction(event string, ec *eventCache, st *state) {
-	ec.compacting = true
 	snap := st.snapshot()
 	snap.Format = Format
-	from, jino := st.off, st.jino
+	from, gen := st.off, st.jgen
 	s.compactions.Add(1)
-	go func() {
+	s.sys.spawn(func() {
 		defer s.compactions.Done()
-		err := s.compactBehind(event, snap, from, jino)
+		defer ec.compacting.Store(false)
+		err := s.compactBehind(event, snap, from, gen)
 		if errors.Is(err, errCompactionRaced) {
 			err = nil // someone else's compaction did the job
 		}
-		ec.mu.Lock()
-		ec.compacting = false
+		ec.errMu.Lock()
 		ec.err = err
-		ec.mu.Unlock()
-	}()
+		ec.errMu.Unlock()
+	})
 }
 
 // errCompactionRaced: another writer compacted the event first.
 var errCompactionRaced = errors.New("compaction overtaken by another writer")
 
 // compactBehind does a background compaction: snap is the state at the
-// end of journal offset from, in the journal of inode jino.
-func (s *Store) compactBehind(event string, snap *Event, from int64, jino uint64) (err error) {
+// end of journal offset from, in the journal of generation gen. The
+// journal is known by its generation, written in its first line, and not
+// by its inode number: once every handle of the old journal is closed
+// the filesystem may give its number to a newer journal, which this
+// compaction would then take for the one it copied (and put an old
+// snapshot back over a newer one).
+func (s *Store) compactBehind(event string, snap *Event, from int64, gen string) (err error) {
+	s.step(point{step: stepBehind, event: event})
 	data, err := snap.Encode()
 	if err != nil {
 		return err
@@ -82,7 +90,7 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, jino uint64
 	if err != nil {
 		return err
 	}
-	if st.jino != jino || st.off < from {
+	if st.jgen != gen || st.off < from {
 		return errCompactionRaced
 	}
 	tail := make([]byte, st.off-from)
@@ -90,11 +98,12 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, jino uint64
 		return fmt.Errorf("read journal tail: %w", err)
 	}
 	// From here the files change: if anything fails, the next commit
-	// reloads what is on disk.
+	// reloads what is on disk. Every state of the files on the way holds
+	// every commit: the old pair, the new snapshot with the old journal
+	// (lines at or below its revision are skipped), the new pair.
 	defer func() {
 		if err != nil {
-			st.close()
-			g.ec.st = nil
+			s.drop(g.ec)
 		}
 	}()
 	if err := s.rename(snapTmp, s.Path(event), true); err != nil {
@@ -102,10 +111,11 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, jino uint64
 	}
 	// The new journal is written after the snapshot's rename, as in an
 	// in-commit compaction: a crash before it leaves no temp file behind.
-	if err := s.replace(s.journalPath(event), tail, false); err != nil {
+	hdr, newGen := newHeader(snap.Revision)
+	if err := s.replace(s.journalPath(event), append(hdr, tail...), false); err != nil {
 		return err
 	}
-	return s.adopt(st, snap.Revision, int64(len(data)), int64(len(tail)))
+	return s.adopt(st, snap.Revision, int64(len(data)), int64(len(hdr)+len(tail)), newGen)
 }
 
 // writeTemp writes data to a new temp file of the event and fsyncs it,
@@ -128,15 +138,15 @@ func (s *Store) writeTemp(event string, data []byte, hooks bool) (path string, e
 		return "", fmt.Errorf("write temp file: %w", err)
 	}
 	if hooks {
-		s.hook(StepTempWrite)
+		s.step(point{step: StepTempWrite, event: event})
 	}
 	if !s.opts.NoSync {
-		if err := f.Sync(); err != nil {
+		if err := s.sys.syncFile(f); err != nil {
 			return "", fmt.Errorf("fsync temp file: %w", err)
 		}
 	}
 	if hooks {
-		s.hook(StepSync)
+		s.step(point{step: StepSync, event: event})
 	}
 	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("close temp file: %w", err)
@@ -144,18 +154,25 @@ func (s *Store) writeTemp(event string, data []byte, hooks bool) (path string, e
 	return f.Name(), nil
 }
 
-// rename moves a synced temp file over path and fsyncs the directory.
+// rename moves a synced temp file over path and fsyncs the directory. A
+// failed directory fsync poisons the store: the new name may not be
+// durable, and later writers must not append to a file that may vanish.
 func (s *Store) rename(tmp, path string, hooks bool) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename temp file: %w", err)
 	}
 	if hooks {
-		s.hook(StepRename)
+		s.step(point{step: StepRename, event: eventOf(path)})
 	}
 	if !s.opts.NoSync {
-		if err := s.dirf.Sync(); err != nil {
-			return fmt.Errorf("fsync data dir: %w", err)
+		if err := s.sys.syncDir(s.dirf); err != nil {
+			return s.fail("fsync data dir after a rename", err)
 		}
 	}
 	return nil
+}
+
+// eventOf returns the event of a snapshot or journal path.
+func eventOf(path string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".journal")
 }

@@ -11,26 +11,28 @@
 //	D/demo.journal   the commits since the snapshot, one JSON line each
 //	D/demo.lock      the lock file (package lockfile); never deleted
 //
-// The snapshot (format 2; format 1 is the same object without a journal,
-// read and migrated on the first commit) is one JSON object, one booking
-// per line:
+// The snapshot (format 3) is one JSON object, one booking per line, and
+// the ids of cancelled bookings (tombstones, omitted when there are none):
 //
 //	{
-//	  "format": 2,
+//	  "format": 3,
 //	  "event": "demo",
 //	  "capacity": 100,
-//	  "revision": 2,
+//	  "revision": 4,
 //	  "bookings": [
-//	    {"id":"b-5f1c0e2a9d3b4c71","seat":1,"buyer":"alice","seller":0},
 //	    {"id":"k-0a1b2c3d4e5f6a7b8c9d0e1f","seat":2,"buyer":"bob","seller":3,"fp":"9c1d..."}
-//	  ]
+//	  ],
+//	  "cancelled": ["b-5f1c0e2a9d3b4c71"]
 //	}
 //
-// Each journal line is one commit: the revision it made and the bookings
-// it added and/or the booking ids it cancelled:
+// The journal's first line names it: a generation no other journal file
+// ever had, and the revision of the snapshot it continues. Every other
+// line is one commit: the revision it made and the bookings it added
+// and/or the booking ids it cancelled:
 //
-//	{"rev":3,"book":[{"id":"b-77a1...","seat":3,"buyer":"carol","seller":1}]}
-//	{"rev":4,"cancel":["b-5f1c0e2a9d3b4c71"]}
+//	{"journal":"3f9a0c1d2e4b5a69","base":4}
+//	{"rev":5,"book":[{"id":"b-77a1...","seat":3,"buyer":"carol","seller":1}]}
+//	{"rev":6,"cancel":["k-0a1b2c3d4e5f6a7b8c9d0e1f"]}
 //
 // The event is the snapshot plus, in order, every journal line whose
 // "rev" is above the snapshot's "revision" (lines at or below it were
@@ -38,11 +40,13 @@
 // a new journal). A last line without its newline is a commit that never
 // finished and is ignored. "seller" is the slot of the seller process that
 // committed a booking; "fp", when present, fingerprints the request of an
-// idempotent booking. The sold count, with jq:
+// idempotent booking. A cancelled id stays cancelled: booking it again
+// fails with ErrCancelled. Older formats are read too: format 1 (a
+// snapshot without journal) and format 2 (no tombstones, a journal without
+// its first line); the first commit migrates them.
 //
-//	jq -n --slurpfile s D/demo.json '[inputs | select(.rev > $s[0].revision)] as $j
-//	  | ($s[0].bookings | map(.id)) + [$j[] | (.book // [])[] | .id] - [$j[] | (.cancel // [])[]]
-//	  | unique | length' D/demo.journal
+// To count what was sold without running booker, use `booker inspect`
+// (or ReadEvent from Go), which reads both files as the store does.
 //
 // Seats are 1..capacity; a booking id appears once. In a file written in
 // Locked mode no seat appears twice and there are at most capacity
@@ -55,22 +59,41 @@
 // A commit reads what changed since this process last looked (only the
 // new journal lines, unless a compaction replaced the files), applies the
 // change in memory and appends one journal line, then fdatasyncs the
-// journal: the booking is durable when the call returns. When the journal
-// grows larger than the snapshot, the event is compacted: the whole event
-// is written to a unique temp file, fsynced and renamed over demo.json
-// (the commit point), the directory fsynced, and a new journal started
-// the same way. In Locked mode the commit that finds the journal too
-// large appends as usual and a background compaction follows: it writes
-// the snapshot without the lock, then under it renames it and carries the
-// lines appended meanwhile into a new journal (compact.go), so no
-// request waits for a rewrite of the whole event. The cost of a booking
-// therefore does not grow with the event. BookBatch applies many requests
-// in one commit (group commit).
+// journal: that is the commit point, in every mode, and the booking is
+// durable when the call returns. Before any commit answers, everything it
+// read is durable too, whoever wrote it: it fdatasyncs lines it did not
+// write itself (a writer may have died between its append and its
+// fdatasync; a retry that finds the booking must not confirm it from the
+// page cache), and after a reload it fsyncs the directory once (a
+// compaction may have died between a rename and its directory fsync).
+// A failed write is cut back off the journal. A failed sync is never
+// retried: the store returns ErrNotDurable for it and every later commit,
+// and its process should exit (booker's sellers do) so that another
+// retries the requests.
+//
+// When the journal grows larger than the snapshot, the event is
+// compacted: the whole event is written to a unique temp file, fsynced
+// and renamed over demo.json, the directory fsynced, and a new journal
+// started the same way. In Locked mode the commit that finds the journal
+// too large appends as usual and a background compaction follows: it
+// writes the snapshot without the lock, then under it checks that the
+// journal is still the one it copied (by its generation, never by its
+// inode number, which the filesystem reuses), renames the snapshot and
+// carries the lines appended meanwhile into a new journal (compact.go),
+// so no request waits for a rewrite of the whole event. Otherwise the
+// compaction follows the append in the commit, so that its failure cannot
+// undo a commit that is already durable. The cost of a booking therefore
+// does not grow with the event. BookGroup applies many requests in one
+// commit (group commit).
 //
 // In Locked mode the exclusive lock on demo.lock is held from before the
 // read until after the write. In Race mode it is not taken at all:
 // writers that read the same state append bookings of the same seats
 // (oversell and double booking, recorded in the journal), and a
 // compaction from a stale read drops the commits made in between (lost
-// updates), which is what the race demonstration shows.
+// updates), which is what the race demonstration shows. Race mode removes
+// the lock from the read-modify-write, not from the framing of the
+// files: an append takes a lock of the journal file for the moment of
+// the write, and cuts a torn line left by a writer that died mid-append
+// before it writes its own.
 package ticket

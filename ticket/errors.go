@@ -14,8 +14,14 @@ var (
 	// ErrNoEvent is returned when the event's ticket file does not exist.
 	ErrNoEvent = errors.New("ticket: no such event")
 	// ErrNoBooking is returned by Lookup and Cancel when the event holds no
-	// booking with that id.
+	// booking with that id. For an id that was cancelled the error wraps
+	// ErrCancelled too.
 	ErrNoBooking = errors.New("ticket: no such booking")
+	// ErrCancelled is returned for a booking of an id that was booked and
+	// then cancelled: a booking id outlives its booking (the store keeps a
+	// tombstone), so a late retry of the original request is refused
+	// rather than booked again.
+	ErrCancelled = errors.New("ticket: booking was cancelled")
 	// ErrEventExists is returned by Create when the event's ticket file
 	// already exists.
 	ErrEventExists = errors.New("ticket: event exists")
@@ -33,6 +39,15 @@ var (
 	// ErrLockTimeout is returned when the event's lock could not be
 	// acquired before the lock timeout or the caller's deadline.
 	ErrLockTimeout = errors.New("ticket: timed out waiting for the event lock")
+	// ErrNotDurable is returned when a write or sync of the event's files
+	// failed after the change may have reached them: whether the commit
+	// is in the files is unknown until they are read again, and the Store
+	// refuses every later commit (Linux may drop the dirty pages of a
+	// failed fsync and report success next time, so carrying on could
+	// confirm data that is not on disk). The caller should exit and let
+	// another process retry the requests with the same ids: a retry
+	// replays what is in the files and syncs it first.
+	ErrNotDurable = errors.New("ticket: write or sync failed; the outcome is unknown")
 	// ErrTornRead is returned, wrapping ErrCorrupt, in Race mode with
 	// TornWrites when a reader caught the ticket file half-written.
 	ErrTornRead = errors.New("ticket: read a half-written ticket file")

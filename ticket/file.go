@@ -9,9 +9,10 @@ import (
 )
 
 // Format is the ticket file format version this package writes. It reads
-// format 1 (a snapshot without journal) too, and migrates it on the first
-// commit.
-const Format = 2
+// formats 1 (a snapshot without journal) and 2 (a journal without header,
+// no tombstones) too, and migrates them: a journal is created on the
+// first commit, the snapshot is rewritten at the first compaction.
+const Format = 3
 
 // Bounds of what the store accepts.
 const (
@@ -82,6 +83,9 @@ type Event struct {
 	Revision int64 `json:"revision"`
 	// Bookings are the live bookings, in commit order.
 	Bookings []Booking `json:"bookings"`
+	// Cancelled are the ids of cancelled bookings (tombstones): a booking
+	// of one of them fails with ErrCancelled.
+	Cancelled []string `json:"cancelled,omitempty"`
 }
 
 // Sold is the number of seats taken.
@@ -113,8 +117,8 @@ func Decode(data []byte) (*Event, error) {
 // than seats, are not corruption: they are what race mode records, and
 // the audit reports them.
 func (e *Event) validate() error {
-	if e.Format != 1 && e.Format != Format {
-		return fmt.Errorf("format %d, want 1 or %d", e.Format, Format)
+	if e.Format < 1 || e.Format > Format {
+		return fmt.Errorf("format %d, want 1 to %d", e.Format, Format)
 	}
 	if !ValidEventID(e.ID) {
 		return fmt.Errorf("event id %q is invalid", e.ID)
@@ -134,6 +138,15 @@ func (e *Event) validate() error {
 			return fmt.Errorf("booking id %s appears twice", b.ID)
 		}
 		ids[b.ID] = struct{}{}
+	}
+	for _, id := range e.Cancelled {
+		if !ValidBookingID(id) {
+			return fmt.Errorf("invalid cancelled booking id %q", id)
+		}
+		if _, dup := ids[id]; dup {
+			return fmt.Errorf("booking id %s is both live and cancelled, or cancelled twice", id)
+		}
+		ids[id] = struct{}{}
 	}
 	return nil
 }
@@ -174,7 +187,16 @@ func (e *Event) Encode() ([]byte, error) {
 	if len(e.Bookings) > 0 {
 		buf.WriteString("\n  ")
 	}
-	buf.WriteString("]\n}\n")
+	buf.WriteByte(']')
+	if len(e.Cancelled) > 0 {
+		ids, err := json.Marshal(e.Cancelled)
+		if err != nil {
+			return nil, fmt.Errorf("encode tombstones: %w", err)
+		}
+		buf.WriteString(",\n  \"cancelled\": ")
+		buf.Write(ids)
+	}
+	buf.WriteString("\n}\n")
 	return buf.Bytes(), nil
 }
 

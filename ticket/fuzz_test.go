@@ -51,11 +51,13 @@ func FuzzJournal(f *testing.F) {
 		"{\"rev\":1,\"book\":[{\"id\":\"a\",\"seat\":1,\"buyer\":\"x\",\"seller\":0}]}\n",
 		"{\"rev\":2,\"cancel\":[\"a\"]}\n{\"rev\":3,\"book\":[{\"id\":\"b\",\"se",
 		"{\"rev\":0}\n", "\n", "garbage\n", "{\"rev\":1,\"book\":[]}\n",
+		"{\"journal\":\"0a1b2c3d4e5f6a7b\",\"base\":4}\n{\"rev\":5,\"cancel\":[\"a\"]}\n",
+		"{\"journal\":\"x\",\"base\":-1}\n", "{\"rev\":1,\"cancel\":[\"a\"]}\n{\"journal\":\"ab\",\"base\":0}\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, used, err := parseJournal(data, 10)
+		recs, used, h, err := parseJournal(data, 10, true)
 		if err != nil {
 			return
 		}
@@ -63,6 +65,9 @@ func FuzzJournal(f *testing.F) {
 			t.Fatalf("consumed up to %d, not a line end", used)
 		}
 		var out []byte
+		if h.Journal != "" {
+			out = []byte(`{"journal":"` + h.Journal + `","base":` + fmt.Sprint(h.Base) + "}\n")
+		}
 		for i := range recs {
 			line, err := encodeRecord(&recs[i])
 			if err != nil {
@@ -70,8 +75,8 @@ func FuzzJournal(f *testing.F) {
 			}
 			out = append(out, line...)
 		}
-		recs2, used2, err := parseJournal(out, 10)
-		if err != nil || used2 != len(out) || fmt.Sprint(recs) != fmt.Sprint(recs2) {
+		recs2, used2, h2, err := parseJournal(out, 10, true)
+		if err != nil || used2 != len(out) || fmt.Sprint(recs) != fmt.Sprint(recs2) || h2 != h {
 			t.Fatalf("round trip: %v\n%v\n%v", err, recs, recs2)
 		}
 	})
@@ -122,7 +127,7 @@ func BenchmarkParseJournal(b *testing.B) {
 	}
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if _, _, err := parseJournal(data, 10_000); err != nil {
+		if _, _, _, err := parseJournal(data, 10_000, false); err != nil {
 			b.Fatal(err)
 		}
 	}

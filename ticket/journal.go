@@ -2,6 +2,8 @@ package ticket
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -15,6 +17,44 @@ type record struct {
 	Book []Booking `json:"book,omitempty"`
 	// Cancel lists the booking ids the commit removed.
 	Cancel []string `json:"cancel,omitempty"`
+}
+
+// header is the first line of every journal: its generation, a random
+// name no other journal file ever had, and the revision of the snapshot
+// it continues. A journal's generation, not its inode number (which the
+// filesystem reuses once the file is gone), tells a background
+// compaction whether the journal it copied is still the event's journal.
+// Journals written before format 3 have no header (generation "").
+type header struct {
+	Journal string `json:"journal"`
+	Base    int64  `json:"base"`
+}
+
+// newHeader returns the first line of a new journal continuing a
+// snapshot of revision base, and its generation.
+func newHeader(base int64) (line []byte, gen string) {
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	gen = hex.EncodeToString(rnd[:])
+	return []byte(`{"journal":"` + gen + `","base":` + strconv.FormatInt(base, 10) + "}\n"), gen
+}
+
+// headerPrefix starts a journal's header line.
+var headerPrefix = []byte(`{"journal":`)
+
+// parseHeader parses a journal's first line if it is a header.
+func parseHeader(line []byte) (header, bool, error) {
+	var h header
+	if !bytes.HasPrefix(line, headerPrefix) {
+		return h, false, nil
+	}
+	if err := decodeStrict(line, &h); err != nil {
+		return h, true, err
+	}
+	if !validID(h.Journal, false) || h.Base < 0 {
+		return h, true, fmt.Errorf("journal header %q", line)
+	}
+	return h, true, nil
 }
 
 // encodeRecord renders a record as one JSON line ending in "\n".
@@ -50,30 +90,39 @@ func encodeRecord(r *record) ([]byte, error) {
 // parseJournal parses the complete lines of journal data. It returns the
 // records and the number of bytes they span; a last line without its
 // newline is a commit that never finished (a crash mid-append) and is not
-// consumed. Any complete line that is not a valid record is ErrCorrupt.
-func parseJournal(data []byte, capacity int) ([]record, int, error) {
-	var recs []record
-	used := 0
+// consumed. When data starts at the journal's first byte (start), a
+// header line is parsed into h. Any other complete line that is not a
+// valid record is ErrCorrupt.
+func parseJournal(data []byte, capacity int, start bool) (recs []record, used int, h header, err error) {
 	for used < len(data) {
 		nl := bytes.IndexByte(data[used:], '\n')
 		if nl < 0 {
 			break
 		}
 		line := data[used : used+nl]
+		if start && used == 0 {
+			var ok bool
+			if h, ok, err = parseHeader(line); err != nil {
+				return nil, 0, h, fmt.Errorf("%w: %w", ErrCorrupt, err)
+			} else if ok {
+				used += nl + 1
+				continue
+			}
+		}
 		r, ok := scanRecord(line)
 		if !ok {
 			r = record{}
 			if err := decodeStrict(line, &r); err != nil {
-				return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
+				return nil, 0, h, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
 			}
 		}
 		if err := r.validate(capacity); err != nil {
-			return nil, 0, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
+			return nil, 0, h, fmt.Errorf("%w: journal line at byte %d: %w", ErrCorrupt, used, err)
 		}
 		recs = append(recs, r)
 		used += nl + 1
 	}
-	return recs, used, nil
+	return recs, used, h, nil
 }
 
 func (r *record) validate(capacity int) error {

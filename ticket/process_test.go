@@ -203,9 +203,11 @@ func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 		{StepRead, "false", false},
 		{StepAppend, "false", true}, // the line is in the file; only a machine crash could lose it
 		{StepSync, "false", true},
+		// A compaction in the commit follows the append and fdatasync of
+		// the journal, the commit point: a crash in it keeps the commit.
 		{StepRead, "true", false},
-		{StepTempWrite, "true", false},
-		{StepSync, "true", false},
+		{StepTempWrite, "true", true},
+		{StepSync, "true", true},
 		{StepRename, "true", true},
 		// A background compaction runs after its commit is durable: a
 		// crash in it, even between its two renames, keeps the commit.

@@ -24,7 +24,7 @@ type scanner struct {
 // scanEvent parses a snapshot; ok false means "use encoding/json".
 func scanEvent(data []byte) (e Event, ok bool) {
 	sc := scanner{data: data, ok: true}
-	var seen [5]bool
+	var seen [6]bool
 	sc.object(func(key []byte) {
 		switch string(key) {
 		case "format":
@@ -42,6 +42,9 @@ func scanEvent(data []byte) (e Event, ok bool) {
 		case "bookings":
 			sc.once(&seen[4])
 			e.Bookings = sc.bookings()
+		case "cancelled":
+			sc.once(&seen[5])
+			e.Cancelled = sc.strings()
 		default:
 			sc.ok = false
 		}
@@ -65,8 +68,7 @@ func scanRecord(line []byte) (r record, ok bool) {
 			r.Book = sc.bookings()
 		case "cancel":
 			sc.once(&seen[2])
-			r.Cancel = []string{}
-			sc.array(func() { r.Cancel = append(r.Cancel, sc.string()) })
+			r.Cancel = sc.strings()
 		default:
 			sc.ok = false
 		}
@@ -105,6 +107,13 @@ func (sc *scanner) bookings() []Booking {
 		bs = append(bs, b)
 	})
 	return bs
+}
+
+// strings parses an array of strings (never nil, as encoding/json).
+func (sc *scanner) strings() []string {
+	ss := []string{}
+	sc.array(func() { ss = append(ss, sc.string()) })
+	return ss
 }
 
 // once gives up on a key seen twice (encoding/json keeps the last value;

@@ -6,7 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -14,22 +16,31 @@ import (
 // journal records applied so far, with an index for booking. Commits
 // refresh it by reading only what other processes appended since.
 //
-// The journal stays open: while this process holds the descriptor its
-// inode cannot be reused, so comparing it with the inode at the journal's
-// path tells whether a compaction replaced the journal (and snapshot)
-// since the last read.
+// The snapshot and journal stay open: while this process holds their
+// descriptors their inode numbers cannot be reused, so comparing them
+// with the inodes at the paths tells whether a compaction replaced the
+// files since the last read. (A number alone, once the file is closed,
+// names nothing: that is why a background compaction checks the
+// journal's generation instead.)
+//
+// synced and dirSynced are what this process knows to be durable: a
+// commit answers only after everything it read is, whoever wrote it.
 type state struct {
-	e        *Event
-	base     int64          // revision of the snapshot; journal records above it apply
-	byID     map[string]int // booking id -> index in e.Bookings
-	taken    map[int]int    // seat -> live bookings holding it (2+ only in race mode)
-	next     int            // no seat below next is free
-	sf       *os.File       // the snapshot read, kept open so its inode stays unique
-	sino     uint64         // its inode
-	jf       *os.File       // the journal, O_APPEND; nil when there is none yet
-	jino     uint64         // its inode
-	off      int64          // journal bytes applied; ends at a newline
-	snapSize int64          // bytes of the snapshot, for the compaction rule
+	e         *Event
+	base      int64           // revision of the snapshot; journal records above it apply
+	byID      map[string]int  // booking id -> index in e.Bookings
+	cancelled map[string]bool // tombstones: ids booked, then cancelled
+	taken     map[int]int     // seat -> live bookings holding it (2+ only in race mode)
+	next      int             // no seat below next is free
+	sf        *os.File        // the snapshot read, kept open so its inode stays unique
+	sino      uint64          // its inode
+	jf        *os.File        // the journal, O_APPEND; nil when there is none yet
+	jino      uint64          // its inode
+	jgen      string          // its generation (header); "" for a journal without one
+	off       int64           // journal bytes applied; ends at a newline
+	synced    int64           // journal bytes known durable (this process fsynced them)
+	dirSynced bool            // the names of sf and jf are known durable
+	snapSize  int64           // bytes of the snapshot, for the compaction rule
 }
 
 // eventCache holds one event's state in this process and serialises the
@@ -37,8 +48,19 @@ type state struct {
 type eventCache struct {
 	mu         sync.Mutex
 	st         *state
-	compacting bool  // a background compaction is running
-	err        error // the last background compaction's failure, for the next Commit
+	compacting atomic.Bool // a background compaction is running
+
+	errMu sync.Mutex // never held while waiting for anything
+	err   error      // the last background compaction's failure, for the next Commit
+}
+
+// takeErr returns and clears the last background compaction's failure.
+func (c *eventCache) takeErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	err := c.err
+	c.err = nil
+	return err
 }
 
 func (s *Store) cacheFor(event string) *eventCache {
@@ -161,9 +183,12 @@ func (s *Store) readJournal(st *state, size int64) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read journal: %w", err)
 	}
-	recs, used, err := parseJournal(buf[:n], st.e.Capacity)
+	recs, used, h, err := parseJournal(buf[:n], st.e.Capacity, st.off == 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", st.jf.Name(), err)
+	}
+	if st.off == 0 {
+		st.jgen = h.Journal
 	}
 	for i := range recs {
 		st.apply(&recs[i])
@@ -172,7 +197,8 @@ func (s *Store) readJournal(st *state, size int64) error {
 	return nil
 }
 
-// reindex rebuilds the booking index from e.Bookings.
+// reindex rebuilds the booking index from e.Bookings and the tombstones
+// from e.Cancelled.
 func (st *state) reindex() {
 	st.byID = make(map[string]int, len(st.e.Bookings))
 	st.taken = make(map[int]int, len(st.e.Bookings))
@@ -180,6 +206,10 @@ func (st *state) reindex() {
 	for i, b := range st.e.Bookings {
 		st.byID[b.ID] = i
 		st.taken[b.Seat]++
+	}
+	st.cancelled = make(map[string]bool, len(st.e.Cancelled))
+	for _, id := range st.e.Cancelled {
+		st.cancelled[id] = true
 	}
 }
 
@@ -204,12 +234,20 @@ func (st *state) add(b Booking) bool {
 	if _, dup := st.byID[b.ID]; dup {
 		return false
 	}
+	if st.cancelled[b.ID] {
+		// Only race mode writes this (a writer that had not seen the
+		// cancel): the booking is live again, as the file says.
+		delete(st.cancelled, b.ID)
+		st.e.Cancelled = slices.DeleteFunc(st.e.Cancelled, func(id string) bool { return id == b.ID })
+	}
 	st.byID[b.ID] = len(st.e.Bookings)
 	st.taken[b.Seat]++
 	st.e.Bookings = append(st.e.Bookings, b)
 	return true
 }
 
+// remove cancels bookings: they leave e.Bookings and their ids become
+// tombstones.
 func (st *state) remove(ids []string) {
 	gone := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -217,7 +255,9 @@ func (st *state) remove(ids []string) {
 	}
 	kept := st.e.Bookings[:0]
 	for _, b := range st.e.Bookings {
-		if !gone[b.ID] {
+		if gone[b.ID] {
+			st.e.Cancelled = append(st.e.Cancelled, b.ID)
+		} else {
 			kept = append(kept, b)
 		}
 	}
@@ -241,6 +281,7 @@ func (st *state) freeSeat() int {
 func (st *state) snapshot() *Event {
 	e := *st.e
 	e.Bookings = append([]Booking(nil), st.e.Bookings...)
+	e.Cancelled = append([]string(nil), st.e.Cancelled...)
 	return &e
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bookerhq/booker/lockfile"
@@ -91,7 +92,9 @@ type Store struct {
 	cacheMu sync.Mutex
 	cache   map[string]*eventCache
 
-	compactions sync.WaitGroup // background compactions running
+	compactions sync.WaitGroup        // background compactions running
+	poison      atomic.Pointer[error] // set by a failed sync: ErrNotDurable
+	sys         seams
 }
 
 // Open opens the store in dir, creating the directory if missing, and
@@ -121,6 +124,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open data dir: %w", err)
 	}
 	s := &Store{dir: dir, dirf: dirf, opts: opts, pid: os.Getpid(), now: time.Now, cache: map[string]*eventCache{}}
+	s.sys.setDefaults()
 	if err := s.removeStaleTemps(); err != nil {
 		dirf.Close()
 		return nil, err
@@ -207,7 +211,8 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event,
 		return nil, err
 	}
 	// The journal first: the snapshot's existence is the event's.
-	if err := s.replace(s.journalPath(event), nil, false); err != nil {
+	hdr, _ := newHeader(0)
+	if err := s.replace(s.journalPath(event), hdr, false); err != nil {
 		return nil, err
 	}
 	if err := s.replace(s.Path(event), data, false); err != nil {
@@ -258,8 +263,10 @@ func (s *Store) read(ctx context.Context, event string, how locking, fn func(*st
 // guard is an event entered by enter: its in-process cache held and, in
 // Locked mode, its file lock.
 type guard struct {
-	ec   *eventCache
-	held *lockfile.Held // nil in Race mode
+	s     *Store
+	event string
+	ec    *eventCache
+	held  *lockfile.Held // nil in Race mode
 }
 
 // locking is how enter takes an event's file lock in Locked mode.
@@ -280,12 +287,14 @@ func (s *Store) enter(ctx context.Context, event string, how locking) (*guard, e
 	if err := s.exists(event); err != nil {
 		return nil, err
 	}
-	g := &guard{ec: s.cacheFor(event)}
+	g := &guard{s: s, event: event, ec: s.cacheFor(event)}
+	s.step(point{step: stepEnter, event: event, how: how})
 	g.ec.mu.Lock()
 	if s.opts.Mode == Locked && how != unlocked {
 		h, err := s.lock(ctx, event, how == shared)
 		if err != nil {
 			g.ec.mu.Unlock()
+			s.step(point{step: stepLeave, event: event})
 			return nil, err
 		}
 		g.held = h
@@ -308,6 +317,7 @@ func (g *guard) release() time.Duration {
 		held, _ = g.held.Unlock()
 	}
 	g.ec.mu.Unlock()
+	g.s.step(point{step: stepLeave, event: g.event})
 	return held
 }
 
@@ -333,8 +343,12 @@ func (s *Store) exists(event string) error {
 }
 
 // List returns the ids of all events, sorted.
-func (s *Store) List() ([]string, error) {
-	entries, err := os.ReadDir(s.dir)
+func (s *Store) List() ([]string, error) { return List(s.dir) }
+
+// List returns the ids of the events in the data directory dir, sorted,
+// without opening a store (for tools).
+func List(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list data dir: %w", err)
 	}
@@ -349,30 +363,40 @@ func (s *Store) List() ([]string, error) {
 	return ids, nil
 }
 
-// Lookup returns the booking with the given id.
+// Lookup returns the booking with the given id. For an id that was
+// cancelled the error wraps both ErrNoBooking and ErrCancelled.
 func (s *Store) Lookup(ctx context.Context, event, id string) (Booking, error) {
 	var b Booking
-	found := false
-	err := s.view(ctx, event, func(st *state) {
-		if i, ok := st.byID[id]; ok {
-			b, found = st.e.Bookings[i], true
-		}
-	})
-	if err == nil && !found {
-		err = fmt.Errorf("%w: %s in %s", ErrNoBooking, id, event)
+	var err error
+	verr := s.view(ctx, event, func(st *state) { b, err = st.lookup(id) })
+	if verr != nil {
+		return b, verr
 	}
 	return b, err
 }
 
-// Cancel removes a booking; its seat becomes free again.
+// lookup finds a live booking by id.
+func (st *state) lookup(id string) (Booking, error) {
+	if i, ok := st.byID[id]; ok {
+		return st.e.Bookings[i], nil
+	}
+	if st.cancelled[id] {
+		return Booking{}, fmt.Errorf("%w: %s in %s: %w", ErrNoBooking, id, st.e.ID, ErrCancelled)
+	}
+	return Booking{}, fmt.Errorf("%w: %s in %s", ErrNoBooking, id, st.e.ID)
+}
+
+// Cancel removes a booking; its seat becomes free again, and its id is
+// kept as a tombstone: booking it again fails with ErrCancelled. A second
+// cancel of the same id fails with ErrNoBooking (and ErrCancelled).
 func (s *Store) Cancel(ctx context.Context, event, id string) (Booking, error) {
 	var cancelled Booking
 	_, err := s.update(ctx, event, func(st *state) (*record, error) {
-		i, ok := st.byID[id]
-		if !ok {
-			return nil, fmt.Errorf("%w: %s in %s", ErrNoBooking, id, event)
+		b, err := st.lookup(id)
+		if err != nil {
+			return nil, err
 		}
-		cancelled = st.e.Bookings[i]
+		cancelled = b
 		st.remove([]string{id})
 		return &record{Cancel: []string{id}}, nil
 	})

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -224,6 +225,10 @@ func TestFilesAreReadableJSON(t *testing.T) {
 	s.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
 	s.Cancel(ctx, "ev", "b1")
 	journal, _ := os.ReadFile(filepath.Join(s.Dir(), "ev.journal"))
+	head, journal, _ := bytes.Cut(journal, []byte("\n"))
+	if h, ok, err := parseHeader(head); !ok || err != nil || h.Base != 0 || len(h.Journal) != 16 {
+		t.Fatalf("journal header %q: %v", head, err)
+	}
 	wantJournal := `{"rev":1,"book":[{"id":"b1","seat":1,"buyer":"quote \" and \\ slash","seller":3}]}
 {"rev":2,"book":[{"id":"b2","seat":4,"buyer":"ünï","seller":0,"fp":"abc"}]}
 {"rev":3,"cancel":["b1"]}
@@ -238,7 +243,7 @@ func TestFilesAreReadableJSON(t *testing.T) {
 	s2.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
 	data, _ := os.ReadFile(s2.Path("ev"))
 	want := `{
-  "format": 2,
+  "format": 3,
   "event": "ev",
   "capacity": 5,
   "revision": 2,
@@ -251,7 +256,7 @@ func TestFilesAreReadableJSON(t *testing.T) {
 	if string(data) != want {
 		t.Fatalf("snapshot:\n%s\nwant:\n%s", data, want)
 	}
-	if j, _ := os.ReadFile(filepath.Join(s2.Dir(), "ev.journal")); len(j) != 0 {
+	if j, _ := os.ReadFile(filepath.Join(s2.Dir(), "ev.journal")); !bytes.HasPrefix(j, headerPrefix) || bytes.Count(j, []byte("\n")) != 1 {
 		t.Fatalf("journal after compaction: %q", j)
 	}
 	e, err := ReadEvent(s2.Dir(), "ev")
@@ -269,6 +274,7 @@ func TestFormat1FileIsMigrated(t *testing.T) {
 	if err != nil || b.Seat != 2 {
 		t.Fatalf("book into a format 1 file: %+v %v", b, err)
 	}
+	s.compactions.Wait() // the migration runs behind the commit
 	e, err := ReadEvent(s.Dir(), "old")
 	if err != nil || e.Sold() != 2 || e.Format != Format {
 		t.Fatalf("after migration: %+v %v", e, err)

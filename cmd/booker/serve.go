@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runDemo(ctx, args[1:], stdout, stderr)
 		case "check-history":
 			return runCheckHistory(ctx, args[1:], stdout, stderr)
+		case "inspect":
+			return runInspect(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseServe(args, stderr)
@@ -95,7 +97,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")

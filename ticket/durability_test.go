@@ -1,0 +1,316 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// TestCompactionBehindSurvivesInodeReuse is the schedule of defect 1 of
+// issue 14: writer A starts a background compaction from journal J1 and
+// is held after writing its snapshot; writer B compacts until the
+// journal at the path is a new file that got J1's inode number again; A
+// appends until that journal is as long as J1 was; then A's compaction
+// goes on. It must see that the journal is not the one it copied from.
+func TestCompactionBehindSurvivesInodeReuse(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var armed atomic.Bool
+	entered, gate := make(chan struct{}), make(chan struct{})
+	a, err := Open(dir, Options{CompactMin: 256, NoSync: true, Hook: func(at Step) {
+		if at == StepTempWrite && armed.CompareAndSwap(true, false) {
+			close(entered)
+			<-gate
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// B's background compactions stop after their snapshot temp file
+	// until the test lets them go on.
+	bHeld, bGo := make(chan struct{}), make(chan struct{})
+	b, err := Open(dir, Options{CompactMin: 256, NoSync: true, Hook: func(at Step) {
+		if at == StepTempWrite {
+			bHeld <- struct{}{}
+			<-bGo
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustCreate(t, a, "ev", 100000)
+	jpath := filepath.Join(dir, "ev.journal")
+	journalInode := func() (uint64, int64) {
+		fi, err := os.Stat(jpath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino, fi.Size()
+	}
+	n, live := 0, map[string]bool{}
+	book := func(s *Store) {
+		t.Helper()
+		n++
+		id := fmt.Sprintf("b%d", n)
+		if _, _, err := s.Book(ctx, "ev", Request{ID: id, Buyer: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		live[id] = true
+	}
+	// B books and cancels: the snapshot stays small, so B compacts often.
+	churn := func() {
+		t.Helper()
+		book(b)
+		id := fmt.Sprintf("b%d", n)
+		if _, err := b.Cancel(ctx, "ev", id); err != nil {
+			t.Fatal(err)
+		}
+		delete(live, id)
+	}
+	// A books until a commit of A starts a background compaction, which
+	// stops after writing its snapshot temp file.
+	armed.Store(true)
+	for armed.Load() {
+		book(a)
+	}
+	<-entered
+	j1, from := journalInode()
+
+	// B compacts (in the background, waited for) until the journal at the
+	// path has J1's inode number again; A commits in between, so that it
+	// drops its handle of J1 and the number can be reused.
+	// B compacts J1 away, then compacts again; A reads (and so closes
+	// J1) after B created its second snapshot temp file and before B
+	// creates the new journal: that journal gets J1's number, the lowest
+	// free one, on a filesystem that reuses numbers (ext4 does).
+	reused := false
+	for i := 0; i < 50 && !reused; i++ {
+		for started := false; !started; {
+			churn()
+			select {
+			case <-bHeld:
+				started = true
+			default:
+			}
+		}
+		book(a)
+		bGo <- struct{}{}
+		b.compactions.Wait()
+		ino, _ := journalInode()
+		reused = ino == j1
+	}
+	if !reused {
+		t.Logf("the filesystem did not reuse J1's inode number in 50 rounds; the schedule ran without it")
+	}
+	// A appends until the journal is as long as J1 was when A copied it.
+	for _, size := journalInode(); size < from; _, size = journalInode() {
+		book(a)
+	}
+	close(gate)
+	a.compactions.Wait()
+
+	e, err := ReadEvent(dir, "ev")
+	if err != nil {
+		t.Fatalf("after A's compaction (inode reused: %v): %v", reused, err)
+	}
+	for _, bk := range e.Bookings {
+		delete(live, bk.ID)
+	}
+	if len(live) > 0 {
+		t.Fatalf("%d confirmed bookings missing from the files after A's compaction (inode reused: %v)", len(live), reused)
+	}
+}
+
+// TestReplayIsSyncedBeforeItIsConfirmed is defect 2 of issue 14: a
+// writer appends a booking and dies before its fdatasync; a second
+// writer that finds the booking (a retry of the same id) must sync the
+// journal before it confirms it.
+func TestReplayIsSyncedBeforeItIsConfirmed(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, "ev", 3)
+	s.Close()
+	if err := helper(t, "crash", dir, "ev", string(StepAppend), "false").Run(); err == nil {
+		t.Fatal("helper did not crash")
+	}
+	var steps []Step
+	r, err := Open(dir, Options{Hook: func(at Step) { steps = append(steps, at) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, _, err := r.BookBatch(context.Background(), "ev", []Request{{ID: "crasher", Buyer: "c"}})
+	if err != nil || res[0].Err != nil || !res[0].Replayed {
+		t.Fatalf("replay of the crashed writer's booking: %+v %v", res, err)
+	}
+	synced := false
+	for _, at := range steps {
+		synced = synced || at == StepSync
+	}
+	if !synced {
+		t.Fatalf("the replay was confirmed without a sync of the journal (steps %v)", steps)
+	}
+}
+
+// TestRaceModeNeverGluesOntoATornLine is defect 3 of issue 14: in race
+// mode a writer that appends after a crashed writer's partial line must
+// not make one unparsable line of the two.
+func TestRaceModeNeverGluesOntoATornLine(t *testing.T) {
+	s := mustOpen(t, Options{Mode: Race})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir(), "ev.journal"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"rev":2,"book":[{"id":"torn","se`)
+	f.Close()
+	other, err := Open(s.Dir(), Options{Mode: Race})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, _, err := other.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := ReadEvent(s.Dir(), "ev")
+	if err != nil {
+		t.Fatalf("race mode left the event unreadable: %v", err)
+	}
+	if e.Sold() != 2 {
+		t.Fatalf("sold %d, want 2", e.Sold())
+	}
+}
+
+// TestRetryAfterCancelDoesNotBookAgain is defect 4 of issue 14: a
+// booking id outlives its booking, so a late retry of a cancelled
+// booking's request is refused instead of taking a seat again.
+func TestRetryAfterCancelDoesNotBookAgain(t *testing.T) {
+	for _, compact := range []int64{0, -1} {
+		t.Run(fmt.Sprintf("compactMin=%d", compact), func(t *testing.T) {
+			s := mustOpen(t, Options{CompactMin: compact})
+			ctx := context.Background()
+			mustCreate(t, s, "ev", 5)
+			req := Request{ID: "k1", Buyer: "a", Fingerprint: "f1"}
+			if _, _, err := s.Book(ctx, "ev", req); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Cancel(ctx, "ev", "k1"); err != nil {
+				t.Fatal(err)
+			}
+			b, _, err := s.Book(ctx, "ev", req)
+			if !errors.Is(err, ErrCancelled) {
+				t.Fatalf("a retry after the cancel: seat %d, %v; want ErrCancelled", b.Seat, err)
+			}
+			if e, _ := ReadEvent(s.Dir(), "ev"); e.Sold() != 0 {
+				t.Fatalf("sold %d after the cancel and its retry", e.Sold())
+			}
+			// The tombstone holds for other processes, after compactions.
+			other, err := Open(s.Dir(), Options{CompactMin: compact})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			for i := 0; i < 20; i++ {
+				other.Book(ctx, "ev", Request{ID: fmt.Sprintf("x%d", i), Buyer: "x"})
+				other.Cancel(ctx, "ev", fmt.Sprintf("x%d", i))
+			}
+			other.compactions.Wait()
+			if _, _, err := other.Book(ctx, "ev", req); !errors.Is(err, ErrCancelled) {
+				t.Fatalf("retry in another process after compactions: %v", err)
+			}
+			_, err = other.Lookup(ctx, "ev", "k1")
+			if !errors.Is(err, ErrNoBooking) || !errors.Is(err, ErrCancelled) {
+				t.Fatalf("lookup of a cancelled id: %v", err)
+			}
+			if _, err := other.Cancel(ctx, "ev", "k1"); !errors.Is(err, ErrNoBooking) || !errors.Is(err, ErrCancelled) {
+				t.Fatalf("second cancel: %v", err)
+			}
+		})
+	}
+}
+
+// failing returns a sync seam that fails once armed, then works again.
+func failing(armed *atomic.Bool, real func(*os.File) error) func(*os.File) error {
+	return func(f *os.File) error {
+		if armed.CompareAndSwap(true, false) {
+			return syscall.EIO
+		}
+		return real(f)
+	}
+}
+
+// TestFailedFdatasyncIsNotConfirmed: after a failed fdatasync of its
+// line, a commit is not confirmed, its line is cut off the journal (so no
+// retry finds and confirms data that may not be on disk), and the store
+// takes no more commits: the process must exit and let another retry.
+func TestFailedFdatasyncIsNotConfirmed(t *testing.T) {
+	s := mustOpen(t, Options{})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	armed.Store(true)
+	s.sys.syncData = failing(&armed, s.sys.syncData)
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("book with a failing fdatasync: %v, want ErrNotDurable", err)
+	}
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b3", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("book after a failed fdatasync: %v, want ErrNotDurable", err)
+	}
+	e, err := ReadEvent(s.Dir(), "ev")
+	if err != nil || e.Sold() != 1 || e.Bookings[0].ID != "b1" {
+		t.Fatalf("after the failed fdatasync the files hold %+v (%v), want b1 only", e, err)
+	}
+	retry, err := Open(s.Dir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer retry.Close()
+	res, _, err := retry.BookBatch(ctx, "ev", []Request{{ID: "b2", Buyer: "a"}})
+	if err != nil || res[0].Err != nil || res[0].Replayed {
+		t.Fatalf("the retry in another process: %+v %v, want a fresh booking", res, err)
+	}
+}
+
+// TestFailedCompactionKeepsTheCommit: a compaction in the commit runs
+// after the commit point, so a failure in it, even after the snapshot's
+// rename, neither undoes the commit nor reports it as failed.
+func TestFailedCompactionKeepsTheCommit(t *testing.T) {
+	s := mustOpen(t, Options{CompactMin: -1})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	var armed atomic.Bool
+	s.sys.syncDir = failing(&armed, s.sys.syncDir)
+	s.opts.Hook = func(at Step) {
+		if at == StepRename {
+			armed.Store(true)
+		}
+	}
+	b, c, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	if err != nil || c.CompactErr == nil {
+		t.Fatalf("book with a compaction failing after its rename: %+v %+v %v", b, c, err)
+	}
+	if e, err := ReadEvent(s.Dir(), "ev"); err != nil || e.Sold() != 1 {
+		t.Fatalf("files after: %+v %v", e, err)
+	}
+	// The directory's fsync failed: the store takes no more commits.
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
+		t.Fatalf("book after a failed directory fsync: %v", err)
+	}
+}

@@ -216,14 +216,15 @@ func (s *Store) syncDirOnce(st *state) error {
 // writer that crashed mid-append is cut off first: in Locked mode
 // everything after the lines read (nobody else writes while we hold the
 // lock); in Race mode, which skips the event's lock, the incomplete last
-// line, under a lock of the journal file held just for the cut and the
-// write (race mode removes the lock from the read-modify-write, not from
-// the framing of the file).
+// line, under a lock of the journal file held for the cut, the write and
+// the fdatasync (race mode removes the lock from the read-modify-write,
+// not from the framing of the file).
 //
 // A failed write is cut back off. A failed fdatasync poisons the store:
-// Linux may drop the dirty pages and clear the error once reported, so
-// it is never retried; in Locked mode the line is cut back off first, so
-// that no later reader finds, and confirms, data that may not be on disk.
+// Linux may mark the pages clean although they are not on disk and clear
+// the error once reported, so it is never retried, and the line is cut
+// back off first, so that no later reader finds, and confirms, data that
+// may not be on disk (and no later sync skips pages it thinks clean).
 func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	event := st.e.ID
 	if s.opts.Mode == Race {
@@ -261,9 +262,7 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	s.step(point{step: StepAppend, event: event})
 	if !s.opts.NoSync {
 		if err := s.sys.syncData(st.jf); err != nil {
-			if s.opts.Mode == Locked {
-				st.jf.Truncate(size)
-			}
+			st.jf.Truncate(size)
 			return 0, s.fail("fdatasync journal", err)
 		}
 	}
@@ -461,14 +460,19 @@ func (s *Store) removeStaleTemps() error {
 
 func (s *Store) removeTemps(event string, names []string) error {
 	if s.opts.Mode == Locked {
+		s.step(point{step: stepEnter, event: event, how: exclusive})
 		h, err := s.lock(context.Background(), event, false)
 		if err != nil {
+			s.step(point{step: stepLeave, event: event})
 			return err
 		}
-		defer h.Unlock()
+		defer func() {
+			h.Unlock()
+			s.step(point{step: stepLeave, event: event})
+		}()
 	}
 	for _, name := range names {
-		if writerAlive(name[len(tempPrefix(event)):]) {
+		if s.writerAlive(name[len(tempPrefix(event)):]) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -480,12 +484,8 @@ func (s *Store) removeTemps(event string, names []string) error {
 
 // writerAlive reports whether the pid that starts rest ("<pid>.<rand>.tmp")
 // names a live process.
-func writerAlive(rest string) bool {
+func (s *Store) writerAlive(rest string) bool {
 	pidStr, _, _ := strings.Cut(rest, ".")
 	pid, err := strconv.Atoi(pidStr)
-	if err != nil || pid <= 0 {
-		return false
-	}
-	err = syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return err == nil && pid > 0 && s.sys.alive(pid)
 }

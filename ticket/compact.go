@@ -121,7 +121,7 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, gen string)
 // writeTemp writes data to a new temp file of the event and fsyncs it,
 // returning its path. hooks says whether to call the crash-point hooks.
 func (s *Store) writeTemp(event string, data []byte, hooks bool) (path string, err error) {
-	f, err := os.CreateTemp(s.dir, tempPrefix(event)+strconv.Itoa(s.pid)+".*.tmp")
+	f, err := s.sys.create(s.dir, tempPrefix(event)+strconv.Itoa(s.pid)+".*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("create temp file: %w", err)
 	}

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -41,6 +42,11 @@ type seams struct {
 	write func(f *os.File, b []byte) (int, error)
 	// spawn runs a background compaction.
 	spawn func(func())
+	// create makes a new temp file, as os.CreateTemp.
+	create func(dir, pattern string) (*os.File, error)
+	// alive reports whether the process of a pid is alive (for the temp
+	// files a writer leaves behind when it dies).
+	alive func(pid int) bool
 }
 
 func (s *seams) setDefaults() {
@@ -58,6 +64,15 @@ func (s *seams) setDefaults() {
 	}
 	if s.spawn == nil {
 		s.spawn = func(f func()) { go f() }
+	}
+	if s.create == nil {
+		s.create = os.CreateTemp
+	}
+	if s.alive == nil {
+		s.alive = func(pid int) bool {
+			err := syscall.Kill(pid, 0)
+			return err == nil || errors.Is(err, syscall.EPERM)
+		}
 	}
 }
 

@@ -96,17 +96,20 @@ func inode(fi fs.FileInfo) uint64 {
 // refresh brings c's state up to date with the files: the new journal
 // lines only when the journal is the one already open, else a full
 // reload. The caller holds c.mu (and the event's lock in Locked mode).
+//
+// A journal can shrink under a reader that holds no lock (Read, and
+// every reader in Race mode): a writer whose fdatasync failed cuts its
+// line back off. New lines then start before where the reader stopped,
+// and what it finds there does not parse: it reloads the event from
+// scratch, and only an error then is one.
 func (s *Store) refresh(event string, c *eventCache) (*state, error) {
 	if st := c.st; st != nil && st.jf != nil {
 		sfi, serr := os.Stat(s.Path(event))
 		fi, err := os.Stat(s.journalPath(event))
 		if err == nil && serr == nil && inode(fi) == st.jino && inode(sfi) == st.sino {
-			if err := s.readJournal(st, fi.Size()); err != nil {
-				st.close()
-				c.st = nil
-				return nil, err
+			if fi.Size() >= st.off && s.readJournal(st, fi.Size()) == nil {
+				return st, nil
 			}
-			return st, nil
 		}
 	}
 	c.st.close()

@@ -101,6 +101,12 @@ type Store struct {
 // removes temp files left by crashed writers (under each event's lock in
 // Locked mode; only those of dead processes in Race mode).
 func Open(dir string, opts Options) (*Store, error) {
+	return open(dir, opts, seams{}, os.Getpid())
+}
+
+// open is Open with the given seams and pid (the explorer's writers are
+// processes of their own in all but name).
+func open(dir string, opts Options, sys seams, pid int) (*Store, error) {
 	if opts.Mode == "" {
 		opts.Mode = Locked
 	}
@@ -123,7 +129,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data dir: %w", err)
 	}
-	s := &Store{dir: dir, dirf: dirf, opts: opts, pid: os.Getpid(), now: time.Now, cache: map[string]*eventCache{}}
+	s := &Store{dir: dir, dirf: dirf, opts: opts, pid: pid, now: time.Now, cache: map[string]*eventCache{}, sys: sys}
 	s.sys.setDefaults()
 	if err := s.removeStaleTemps(); err != nil {
 		dirf.Close()

@@ -1,0 +1,593 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The schedule explorer: a deterministic simulation of several writers
+// (separate Stores, each with its own file descriptions, as separate
+// processes would have) on one data directory, in the spirit of
+// FoundationDB's simulation and TigerBeetle's VOPR. Every writer runs in
+// goroutines of its own, but only one runs at a time: the store's seams
+// park it at every point where another writer could run in between
+// (before and after each lock, between an append and its fdatasync,
+// inside both compactions), and a PRNG seeded per schedule decides who
+// runs next, which writer crashes where (handles closed without sync, a
+// journal line torn), which sync fails, and when the power goes (the
+// directory is rebuilt from what was synced, see disk). The real locks
+// are taken as usual; the explorer models them so that it only runs a
+// writer whose lock is free. After every operation and fault a model of
+// what each request was answered is held against the files (check).
+//
+// A failing schedule prints its seed and its steps, and replays exactly:
+//
+//	go test ./ticket -run Explore -seed N
+var (
+	exploreSeed      = flag.Uint64("seed", 0, "explore: run only the schedule of this seed, and print it")
+	exploreSchedules = flag.Int("schedules", 0, "explore: schedules to run (default 2000; 200 with -short or -race)")
+	exploreBase      = flag.Uint64("seed-base", 1, "explore: seed of the first schedule; the others follow")
+)
+
+// errCrash unwinds a goroutine of a writer the explorer crashes.
+var errCrash = errors.New("explorer: writer crashed")
+
+func TestExplore(t *testing.T) {
+	if *exploreSeed != 0 {
+		e := newExplorer(t.TempDir(), *exploreSeed)
+		err := e.run()
+		t.Logf("schedule %d (%s):\n%s", *exploreSeed, e.describe(), strings.Join(e.log, "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	n := *exploreSchedules
+	if n == 0 {
+		n = 2000
+		if testing.Short() || raceEnabled {
+			n = 200
+		}
+	}
+	var next atomic.Uint64
+	next.Store(*exploreBase)
+	last := *exploreBase + uint64(n)
+	var mu sync.Mutex
+	var total stats
+	var failures []string
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seed := next.Add(1) - 1
+				if seed >= last {
+					return
+				}
+				mu.Lock()
+				stop := len(failures) >= 3
+				mu.Unlock()
+				if stop {
+					return
+				}
+				dir, err := os.MkdirTemp("", "explore-")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				e := newExplorer(dir, seed)
+				err = e.run()
+				os.RemoveAll(dir)
+				mu.Lock()
+				total.add(e.stats)
+				if err != nil {
+					failures = append(failures, fmt.Sprintf("seed %d (%s): %v\nlast steps:\n%s\nreplay: go test ./ticket -run Explore -seed %d",
+						seed, e.describe(), err, e.tail(60), seed))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("explored %d schedules in %v: %s", total.schedules, time.Since(start).Round(time.Millisecond), total)
+	for _, f := range failures {
+		t.Error(f)
+	}
+}
+
+// stats count what the schedules did.
+type stats struct {
+	schedules, steps, ops, crashes, torn, syncFails, powerLosses, compactions int
+}
+
+func (s *stats) add(o stats) {
+	s.schedules += o.schedules
+	s.steps += o.steps
+	s.ops += o.ops
+	s.crashes += o.crashes
+	s.torn += o.torn
+	s.syncFails += o.syncFails
+	s.powerLosses += o.powerLosses
+	s.compactions += o.compactions
+}
+
+func (s stats) String() string {
+	return fmt.Sprintf("%d steps, %d operations, %d background compactions, %d crashes (%d torn appends), %d failed syncs, %d power losses",
+		s.steps, s.ops, s.compactions, s.crashes, s.torn, s.syncFails, s.powerLosses)
+}
+
+// thread is one goroutine of a writer: an operation, a background
+// compaction, or the opening of a restarted writer's store.
+type thread struct {
+	name    string
+	w       *writer
+	resume  chan bool // true: run to the next point; false: die there
+	at      point     // where it is parked
+	started bool
+	done    bool
+	dying   bool
+	crashed bool // it died (killed, or by its own torn write)
+	panicV  any  // a panic other than errCrash
+	prio    float64
+	op      *op
+	body    func()
+	// What it holds in the lock model.
+	cache *Store
+	flock locking // exclusive or shared, when holding
+	holdF bool
+	jgen  string
+}
+
+// writer is one process writing the event: its store, restarted after
+// a crash under a new pid.
+type writer struct {
+	n    int
+	pid  int
+	s    *Store // nil while dead or opening
+	dead bool
+	op   *thread // its operation in progress
+}
+
+// explorer runs one schedule.
+type explorer struct {
+	seed     uint64
+	rng      *rand.Rand
+	dir      string
+	mode     Mode
+	capacity int
+	compact  int64
+	pct      bool
+	pCrash   float64
+	pTear    float64
+	pSync    float64
+	pPower   float64
+	opsLeft  int
+	disk     *disk
+	writers  []*writer
+	threads  []*thread
+	running  *thread
+	reports  chan *thread
+	nextPID  int
+	log      []string
+	err      error
+	model    model
+	stats    stats
+	draining bool
+
+	// The lock model: who holds each store's cache of the event, the
+	// event's lock file (one exclusive holder or shared holders), and
+	// each journal's append lock (race mode).
+	caches  map[*Store]*thread
+	flockX  *thread
+	flockS  map[*thread]bool
+	journal map[string]*thread
+}
+
+func newExplorer(dir string, seed uint64) *explorer {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	e := &explorer{
+		seed: seed, rng: rng, dir: dir, disk: newDisk(dir),
+		reports: make(chan *thread), nextPID: 1 << 30,
+		caches: map[*Store]*thread{}, flockS: map[*thread]bool{}, journal: map[string]*thread{},
+	}
+	e.model.ids = map[string]*idState{}
+	e.mode = Locked
+	if rng.IntN(5) == 0 {
+		e.mode = Race
+	}
+	e.capacity = 2 + rng.IntN(25)
+	e.compact = []int64{-1, 64, 128, 256, 512, 1024}[rng.IntN(6)]
+	e.pct = rng.IntN(2) == 0
+	e.pCrash = []float64{0, 0.002, 0.01}[rng.IntN(3)]
+	e.pTear = []float64{0, 0.02, 0.05}[rng.IntN(3)]
+	e.pSync = []float64{0, 0.005, 0.02}[rng.IntN(3)]
+	e.pPower = []float64{0, 0.002, 0.005}[rng.IntN(3)]
+	e.opsLeft = 20 + rng.IntN(60)
+	for i := range 2 + rng.IntN(2) {
+		e.writers = append(e.writers, &writer{n: i})
+	}
+	e.stats.schedules = 1
+	return e
+}
+
+func (e *explorer) describe() string {
+	policy := "random"
+	if e.pct {
+		policy = "priorities"
+	}
+	return fmt.Sprintf("%s, %d writers, capacity %d, CompactMin %d, %s scheduling, p(crash) %.3f, p(torn) %.2f, p(sync fails) %.3f, p(power loss) %.3f",
+		e.mode, len(e.writers), e.capacity, e.compact, policy, e.pCrash, e.pTear, e.pSync, e.pPower)
+}
+
+func (e *explorer) logf(format string, args ...any) {
+	e.log = append(e.log, fmt.Sprintf("%4d ", e.stats.steps)+fmt.Sprintf(format, args...))
+}
+
+func (e *explorer) tail(n int) string {
+	return strings.Join(e.log[max(0, len(e.log)-n):], "\n")
+}
+
+func (e *explorer) failf(format string, args ...any) {
+	if e.err == nil {
+		e.err = fmt.Errorf(format, args...)
+		e.logf("FAIL: %v", e.err)
+	}
+}
+
+// run runs the schedule and returns the first violation found.
+func (e *explorer) run() error {
+	for _, w := range e.writers {
+		s, err := open(e.dir, Options{Mode: e.mode, CompactMin: e.compact}, e.seams(w), e.newPID(w))
+		if err != nil {
+			return err
+		}
+		w.s = s
+	}
+	if _, err := e.writers[0].s.Create(context.Background(), "ev", e.capacity); err != nil {
+		return err
+	}
+	for e.err == nil && e.stats.steps < 5000 && (e.opsLeft > 0 || len(e.threads) > 0) {
+		e.step()
+	}
+	e.draining = true
+	for e.err == nil && len(e.threads) > 0 && e.stats.steps < 10000 {
+		e.step()
+	}
+	if e.err == nil && len(e.threads) > 0 {
+		e.failf("schedule did not finish in 10000 steps")
+	}
+	if e.err == nil && e.rng.IntN(2) == 0 {
+		e.powerLoss()
+	}
+	e.shutdown()
+	return e.err
+}
+
+// shutdown ends every thread and closes every store.
+func (e *explorer) shutdown() {
+	for _, t := range append([]*thread(nil), e.threads...) {
+		e.kill(t)
+	}
+	for _, w := range e.writers {
+		if w.s != nil {
+			w.s.Close()
+		}
+	}
+}
+
+func (e *explorer) newPID(w *writer) int {
+	e.nextPID++
+	w.pid = e.nextPID
+	return w.pid
+}
+
+// step makes one scheduling decision.
+func (e *explorer) step() {
+	e.stats.steps++
+	if !e.draining {
+		if e.pPower > 0 && e.rng.Float64() < e.pPower {
+			e.powerLoss()
+			return
+		}
+		if e.rng.Float64() < e.pCrash {
+			var busy []*writer
+			for _, w := range e.writers {
+				if !w.dead && w.op != nil {
+					busy = append(busy, w)
+				}
+			}
+			if len(busy) > 0 {
+				e.crash(busy[e.rng.IntN(len(busy))], "crashes")
+				return
+			}
+		}
+		for _, w := range e.writers {
+			if !w.dead && w.s != nil && w.op == nil && e.opsLeft > 0 && e.rng.IntN(3) == 0 {
+				e.startOp(w)
+			}
+		}
+	}
+	for _, w := range e.writers {
+		if w.dead && w.s == nil && (e.draining || e.rng.IntN(4) == 0) {
+			e.restart(w)
+		}
+	}
+	var runnable []*thread
+	for _, t := range e.threads {
+		if e.canRun(t) {
+			runnable = append(runnable, t)
+		}
+	}
+	if len(runnable) == 0 {
+		if len(e.threads) > 0 {
+			var where []string
+			for _, t := range e.threads {
+				where = append(where, fmt.Sprintf("%s at %s", t.name, t.at.step))
+			}
+			e.failf("deadlock: %s", strings.Join(where, ", "))
+		}
+		return
+	}
+	t := runnable[e.rng.IntN(len(runnable))]
+	if e.pct {
+		for _, r := range runnable {
+			if r.prio > t.prio {
+				t = r
+			}
+		}
+		if e.rng.IntN(20) == 0 {
+			t.prio = -float64(e.stats.steps)
+		}
+	}
+	e.resume(t)
+}
+
+// newThread makes a parked goroutine of w that runs body when resumed.
+func (e *explorer) newThread(w *writer, name string, o *op, body func()) *thread {
+	t := &thread{name: name, w: w, resume: make(chan bool), prio: e.rng.Float64(), op: o, body: body}
+	e.threads = append(e.threads, t)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if r != errCrash {
+					t.panicV = fmt.Sprintf("%v\n%s", r, debug.Stack())
+				}
+				t.crashed = true
+			}
+			t.done = true
+			e.reports <- t
+		}()
+		if !<-t.resume {
+			t.crashed = true
+			return
+		}
+		t.body()
+	}()
+	return t
+}
+
+// canRun reports whether a parked thread can go on: the lock it is about
+// to take is free in the model.
+func (e *explorer) canRun(t *thread) bool {
+	if !t.started {
+		return true
+	}
+	switch t.at.step {
+	case stepEnter:
+		if e.caches[t.w.s] != nil && t.w.s != nil {
+			return false
+		}
+		if e.mode == Race || t.at.how == unlocked {
+			return true
+		}
+		if t.at.how == shared {
+			return e.flockX == nil
+		}
+		return e.flockX == nil && len(e.flockS) == 0
+	case stepJournalLock:
+		return e.journal[t.at.gen] == nil
+	}
+	return true
+}
+
+// resume runs t from its point to the next one (or to its end).
+func (e *explorer) resume(t *thread) {
+	if t.started {
+		switch t.at.step {
+		case stepEnter:
+			t.cache = t.w.s
+			e.caches[t.w.s] = t
+			if e.mode == Locked && t.at.how != unlocked {
+				t.flock, t.holdF = t.at.how, true
+				if t.at.how == shared {
+					e.flockS[t] = true
+				} else {
+					e.flockX = t
+				}
+			}
+		case stepJournalLock:
+			t.jgen = t.at.gen
+			e.journal[t.at.gen] = t
+		}
+	}
+	t.started = true
+	e.running = t
+	t.resume <- true
+	<-e.reports
+	e.running = nil
+	if t.done {
+		e.finished(t)
+	} else {
+		e.logf("%s @ %s", t.name, t.at.step)
+	}
+}
+
+// at is the seam every point of every writer calls.
+func (e *explorer) at(p point) {
+	t := e.running
+	if t == nil {
+		return // setting up, outside any thread
+	}
+	switch p.step {
+	case stepLeave:
+		e.releaseEnter(t)
+	case stepJournalUnlock:
+		e.releaseJournal(t)
+	}
+	if t.dying {
+		return
+	}
+	if p.step == StepRead && t.op != nil {
+		e.model.seq++
+		t.op.seq = e.model.seq
+	}
+	t.at = p
+	e.reports <- t
+	if !<-t.resume {
+		t.dying = true
+		panic(errCrash)
+	}
+}
+
+func (e *explorer) releaseEnter(t *thread) {
+	if t.cache != nil && e.caches[t.cache] == t {
+		delete(e.caches, t.cache)
+	}
+	t.cache = nil
+	if t.holdF {
+		if e.flockX == t {
+			e.flockX = nil
+		}
+		delete(e.flockS, t)
+		t.holdF = false
+	}
+}
+
+func (e *explorer) releaseJournal(t *thread) {
+	if t.jgen != "" && e.journal[t.jgen] == t {
+		delete(e.journal, t.jgen)
+	}
+	t.jgen = ""
+}
+
+// kill ends a thread where it is parked: it unwinds, releasing what it
+// holds, as the kernel would release a dead process's locks.
+func (e *explorer) kill(t *thread) {
+	if t.done {
+		return
+	}
+	e.running = t
+	t.dying = true
+	t.resume <- false
+	<-e.reports
+	e.running = nil
+	e.releaseEnter(t)
+	e.releaseJournal(t)
+	e.remove(t)
+	if t.op != nil {
+		e.model.unknown(t.op)
+		t.w.op = nil
+	}
+}
+
+func (e *explorer) remove(t *thread) {
+	for i, o := range e.threads {
+		if o == t {
+			e.threads = append(e.threads[:i], e.threads[i+1:]...)
+			return
+		}
+	}
+}
+
+// finished handles a thread that returned (or died by its own hand).
+func (e *explorer) finished(t *thread) {
+	e.remove(t)
+	e.releaseEnter(t)
+	e.releaseJournal(t)
+	if t.panicV != nil {
+		e.failf("%s panicked: %v", t.name, t.panicV)
+		return
+	}
+	if t.op != nil {
+		t.w.op = nil
+		if t.crashed {
+			e.model.unknown(t.op)
+		} else {
+			e.answered(t)
+		}
+	}
+	if t.crashed {
+		e.crash(t.w, "died in a torn append")
+		return
+	}
+	e.check(t.name + " done")
+}
+
+// crash kills every thread of w and drops its store without syncing.
+func (e *explorer) crash(w *writer, why string) {
+	if w.dead {
+		return
+	}
+	e.stats.crashes++
+	e.logf("w%d %s", w.n, why)
+	w.dead = true
+	for _, t := range append([]*thread(nil), e.threads...) {
+		if t.w == w {
+			e.kill(t)
+		}
+	}
+	if w.s != nil {
+		w.s.crashClose()
+		w.s = nil
+	}
+	e.check(fmt.Sprintf("w%d crashed", w.n))
+}
+
+// restart opens a new store for a dead writer, in a thread of its own
+// (opening removes dead writers' temp files under the event's lock).
+func (e *explorer) restart(w *writer) {
+	w.dead = false
+	pid := e.newPID(w)
+	e.logf("w%d restarts", w.n)
+	e.newThread(w, fmt.Sprintf("w%d.open", w.n), nil, func() {
+		s, err := open(e.dir, Options{Mode: e.mode, CompactMin: e.compact}, e.seams(w), pid)
+		if err != nil {
+			panic(fmt.Sprintf("reopen: %v", err))
+		}
+		w.s = s
+	})
+}
+
+// powerLoss crashes every writer and rebuilds the directory from what
+// was synced.
+func (e *explorer) powerLoss() {
+	e.stats.powerLosses++
+	e.logf("POWER LOSS")
+	for _, t := range append([]*thread(nil), e.threads...) {
+		e.kill(t)
+	}
+	for _, w := range e.writers {
+		if !w.dead {
+			w.dead = true
+			if w.s != nil {
+				w.s.crashClose()
+				w.s = nil
+			}
+		}
+	}
+	e.logf("after the power loss: %s", e.disk.powerLoss())
+	e.check("power loss")
+}

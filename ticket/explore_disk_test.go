@@ -139,6 +139,31 @@ func (d *disk) dirSynced() {
 	}
 }
 
+// imageEvent reads an event as a power loss now would leave it, as
+// load and readJournal read the files.
+func (d *disk) imageEvent(event string) (*Event, error) {
+	id, ok := d.names[event+".json"]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s.json is not durable", ErrNoEvent, event)
+	}
+	e, err := Decode(d.data[id])
+	if err != nil {
+		return nil, err
+	}
+	st := &state{e: e, base: e.Revision}
+	st.reindex()
+	if id, ok := d.names[event+".journal"]; ok {
+		recs, _, _, err := parseJournal(d.data[id], e.Capacity, true)
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		for i := range recs {
+			st.apply(&recs[i])
+		}
+	}
+	return st.e, nil
+}
+
 // powerLoss replaces the directory's files by what the model says a
 // power loss leaves, and returns a description. No store may be running.
 func (d *disk) powerLoss() string {

@@ -38,6 +38,7 @@ var (
 	exploreSeed      = flag.Uint64("seed", 0, "explore: run only the schedule of this seed, and print it")
 	exploreSchedules = flag.Int("schedules", 0, "explore: schedules to run (default 2000; 200 with -short or -race)")
 	exploreBase      = flag.Uint64("seed-base", 1, "explore: seed of the first schedule; the others follow")
+	exploreFailures  = flag.Int("failures", 3, "explore: stop after this many failing schedules")
 )
 
 // errCrash unwinds a goroutine of a writer the explorer crashes.
@@ -78,7 +79,7 @@ func TestExplore(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				stop := len(failures) >= 3
+				stop := len(failures) >= *exploreFailures
 				mu.Unlock()
 				if stop {
 					return
@@ -103,8 +104,13 @@ func TestExplore(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("explored %d schedules in %v: %s", total.schedules, time.Since(start).Round(time.Millisecond), total)
-	for _, f := range failures {
-		t.Error(f)
+	for i, f := range failures {
+		if i < 3 {
+			t.Error(f)
+		}
+	}
+	if len(failures) > 3 {
+		t.Errorf("%d failing schedules in all", len(failures))
 	}
 }
 
@@ -142,6 +148,7 @@ type thread struct {
 	crashed bool // it died (killed, or by its own torn write)
 	panicV  any  // a panic other than errCrash
 	prio    float64
+	stalled int // runs before this step only when nothing else can
 	op      *op
 	body    func()
 	// What it holds in the lock model.
@@ -209,13 +216,13 @@ func newExplorer(dir string, seed uint64) *explorer {
 		e.mode = Race
 	}
 	e.capacity = 2 + rng.IntN(25)
-	e.compact = []int64{-1, 64, 128, 256, 512, 1024}[rng.IntN(6)]
+	e.compact = []int64{-1, 64, 64, 128, 128, 256, 512}[rng.IntN(7)]
 	e.pct = rng.IntN(2) == 0
 	e.pCrash = []float64{0, 0.002, 0.01}[rng.IntN(3)]
 	e.pTear = []float64{0, 0.02, 0.05}[rng.IntN(3)]
 	e.pSync = []float64{0, 0.005, 0.02}[rng.IntN(3)]
 	e.pPower = []float64{0, 0.002, 0.005}[rng.IntN(3)]
-	e.opsLeft = 20 + rng.IntN(60)
+	e.opsLeft = 40 + rng.IntN(80)
 	for i := range 2 + rng.IntN(2) {
 		e.writers = append(e.writers, &writer{n: i})
 	}
@@ -276,14 +283,17 @@ func (e *explorer) run() error {
 	return e.err
 }
 
-// shutdown ends every thread and closes every store.
+// shutdown ends every thread and closes every store. After a failure
+// threads may be left anywhere, a background compaction killed before it
+// started among them (Close would wait for it): the stores are dropped
+// as if crashed.
 func (e *explorer) shutdown() {
 	for _, t := range append([]*thread(nil), e.threads...) {
 		e.kill(t)
 	}
 	for _, w := range e.writers {
 		if w.s != nil {
-			w.s.Close()
+			w.s.crashClose()
 		}
 	}
 }
@@ -325,11 +335,18 @@ func (e *explorer) step() {
 			e.restart(w)
 		}
 	}
-	var runnable []*thread
+	var runnable, stalled []*thread
 	for _, t := range e.threads {
-		if e.canRun(t) {
+		switch {
+		case !e.canRun(t):
+		case t.stalled > e.stats.steps && !e.draining:
+			stalled = append(stalled, t)
+		default:
 			runnable = append(runnable, t)
 		}
+	}
+	if len(runnable) == 0 {
+		runnable = stalled
 	}
 	if len(runnable) == 0 {
 		if len(e.threads) > 0 {
@@ -358,6 +375,11 @@ func (e *explorer) step() {
 // newThread makes a parked goroutine of w that runs body when resumed.
 func (e *explorer) newThread(w *writer, name string, o *op, body func()) *thread {
 	t := &thread{name: name, w: w, resume: make(chan bool), prio: e.rng.Float64(), op: o, body: body}
+	if e.rng.IntN(6) == 0 {
+		// A long stall: what a descheduled process or a slow disk does,
+		// and what schedules like "a compaction overtaken twice" need.
+		t.stalled = e.stats.steps + 20 + e.rng.IntN(400)
+	}
 	e.threads = append(e.threads, t)
 	go func() {
 		defer func() {
@@ -527,6 +549,7 @@ func (e *explorer) finished(t *thread) {
 			e.model.unknown(t.op)
 		} else {
 			e.answered(t)
+			e.checkDurable(t.name + " answered")
 		}
 	}
 	if t.crashed {

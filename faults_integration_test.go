@@ -2,11 +2,14 @@ package booker_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,5 +120,143 @@ func TestHostileSocketPeers(t *testing.T) {
 	}
 	if err := b.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSellersDyingIsSettledFromTheStore: when every seller that held a
+// request dies (MaxAttempts), booker answers from the store, where the id
+// chosen before the first attempt tells what happened: 201 when a dead
+// seller committed it (every seller here dies right after its fdatasync),
+// 503 "not booked" when none got that far (they die right after reading).
+func TestSellersDyingIsSettledFromTheStore(t *testing.T) {
+	for _, tc := range []struct {
+		step   string
+		status int
+		code   string
+		sold   int
+	}{
+		{"after-fsync", 201, "", 1},
+		{"after-read", 503, "sellers_failed", 0},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			dir := t.TempDir()
+			b := startBooker(t, binDir, dir, []string{"BOOKER_CRASH_AT=" + tc.step},
+				"--max-restarts", "50", "--booking-timeout", "20s")
+			a := b.book("demo", "ann", 0, "order-1")
+			if a.status != tc.status || a.code != tc.code {
+				t.Fatalf("answer %+v, want %d %q", a, tc.status, tc.code)
+			}
+			e := readEvent(t, dir, "demo")
+			if e.Sold() != tc.sold || (tc.sold == 1 && (e.Bookings[0].ID != a.id || e.Bookings[0].Seat != a.seat)) {
+				t.Fatalf("the store holds %+v after answering %+v", e.Bookings, a)
+			}
+			if !strings.Contains(b.log.String(), "handing them to other sellers") {
+				t.Fatalf("no seller died holding the request:\n%s", tail(b.log.String(), 30))
+			}
+		})
+	}
+}
+
+// TestHandStartedSellerIsFenced: booker cannot kill a seller it did not
+// start, so when it drops one (here: silent for --seller-timeout, having
+// stopped itself before a commit) it closes its connection, and the
+// seller checks the connection under the event's lock before it writes.
+// The request it held goes to the other seller; when the dropped seller
+// resumes, it commits nothing and exits, so the booking is made once, by
+// the seller booker chose.
+func TestHandStartedSellerIsFenced(t *testing.T) {
+	dir := t.TempDir()
+	b := startBooker(t, binDir, dir, nil, "--sellers", "1", "--dispatch", "shared",
+		"--seller-timeout", "1s", "--booking-timeout", "20s", "--max-restarts", "20")
+	child := b.sellers()[0].PID
+	hand := exec.Command(filepath.Join(binDir, "seller"), "--socket", filepath.Join(dir, "booker.sock"))
+	hand.Env = append(os.Environ(), "BOOKER_STOP_AT=before-commit")
+	var out syncBuffer
+	hand.Stdout, hand.Stderr = &out, &out
+	if err := hand.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hand.Process.Kill(); hand.Wait() })
+	waitFor(t, 10*time.Second, "the hand-started seller to join", func() bool { return len(b.sellers()) == 2 })
+
+	// Book one at a time until a request goes to the hand-started seller,
+	// which stops itself before committing it.
+	var answers []answer
+	var held chan answer
+	for i := 0; i < 200 && held == nil; i++ {
+		got := make(chan answer, 1)
+		go func() { got <- b.book("demo", fmt.Sprintf("buyer-%d", i), 0, fmt.Sprintf("key-%d", i)) }()
+		for held == nil {
+			select {
+			case a := <-got:
+				answers = append(answers, a)
+			case <-time.After(20 * time.Millisecond):
+				if stopped(hand.Process.Pid) {
+					held = got
+				}
+				continue
+			}
+			break
+		}
+	}
+	if held == nil {
+		t.Fatal("the hand-started seller never took a request")
+	}
+	// Keep the request from being booked elsewhere until the dropped
+	// seller has resumed: stop the child too (booker kills and replaces it
+	// once it is silent for --seller-timeout).
+	syscall.Kill(child, syscall.SIGSTOP)
+	waitFor(t, 10*time.Second, "booker to drop the silent hand-started seller", func() bool {
+		for _, s := range b.sellers() {
+			if s.Slot == 1 {
+				return false
+			}
+		}
+		return true
+	})
+	hand.Process.Signal(syscall.SIGCONT)
+	waited := make(chan error, 1)
+	go func() { waited <- hand.Wait() }()
+	select {
+	case err := <-waited:
+		if err == nil || !strings.Contains(out.String(), "fenced") {
+			t.Fatalf("the resumed seller exited %v:\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the resumed seller did not exit:\n%s", out.String())
+	}
+	syscall.Kill(child, syscall.SIGCONT)
+	a := <-held
+	if a.status != 201 || a.seller == 1 {
+		t.Fatalf("the held request was answered %+v, want 201 from a seller other than slot 1", a)
+	}
+	answers = append(answers, a)
+	v := checkInvariants(t, dir, answers)
+	for _, bk := range readEvent(t, dir, "demo").Bookings {
+		if bk.Seller == 1 && bk.ID == a.id {
+			t.Fatalf("the fenced seller committed %+v", bk)
+		}
+	}
+	t.Logf("fenced: %+v", v)
+	b.stop()
+}
+
+// stopped reports whether a process is stopped (state T in /proc).
+func stopped(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	return i > 0 && i+2 < len(data) && data[i+2] == 'T'
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

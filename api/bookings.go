@@ -41,6 +41,9 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.Header.Get("Idempotency-Key")
 	res, code := s.submit(r.Context(), req)
+	if res != nil && res.Code == ipc.CodeSellersDied {
+		res, code = s.settle(r.Context(), req, res)
+	}
 	if res != nil && res.Code == ipc.CodeTornRead {
 		s.cfg.Observer.TornRead(event)
 	}
@@ -155,6 +158,31 @@ func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, stri
 	return res, "error"
 }
 
+// settle finds out what became of a request whose sellers all died. Its
+// id was chosen before the first attempt and every seller that held it
+// is dead or fenced off, so the store tells: a booking under that id
+// (its lookup waits, under the event's lock, for any commit still
+// holding it) is the answer, the id's absence means it was not booked.
+// Only when the store cannot be read is the outcome unknown.
+func (s *Server) settle(ctx context.Context, req ipc.Request, died *ipc.Result) (*ipc.Result, string) {
+	b, err := s.cfg.Store.Lookup(ctx, req.Event, req.ID)
+	switch {
+	case err == nil && b.Fingerprint == req.Fingerprint:
+		return &ipc.Result{Code: ipc.CodeOK, Slot: -1, Booking: &ipc.Booking{ID: b.ID, Event: req.Event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller}}, "confirmed"
+	case errors.Is(err, ticket.ErrCancelled):
+		return &ipc.Result{Code: ipc.CodeCancelled, Slot: -1}, "cancelled"
+	case errors.Is(err, ticket.ErrNoBooking):
+		return died, "error"
+	}
+	if err == nil {
+		err = errors.New("the id holds a booking of another request")
+	}
+	return &ipc.Result{Code: codeUnknown, Slot: -1, Message: err.Error()}, "error"
+}
+
+// codeUnknown is settle's result code when the store could not be read.
+const codeUnknown = "outcome_unknown"
+
 func (s *Server) writeBookingError(w http.ResponseWriter, code string, res *ipc.Result) {
 	msg := ""
 	if res != nil {
@@ -180,6 +208,13 @@ func (s *Server) writeBookingError(w http.ResponseWriter, code string, res *ipc.
 		writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
 	case res.Code == ipc.CodeInvalid:
 		writeError(w, http.StatusBadRequest, "invalid_request", msg)
+	case res.Code == ipc.CodeSellersDied:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "sellers_failed", "not booked: "+msg+"; it is not in the ticket store, so a retry books it at most once")
+	case res.Code == codeUnknown:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "outcome_unknown", "the sellers that held this request died and the ticket store could not tell whether it was booked ("+
+			msg+"); a retry with the same Idempotency-Key books it at most once")
 	default:
 		s.cfg.Log.Error("booking failed", "code", res.Code, "message", msg)
 		writeError(w, http.StatusInternalServerError, "internal_error", msg)

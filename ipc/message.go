@@ -62,6 +62,10 @@ const (
 	CodeLockTimeout = "lock_timeout"
 	CodeExpired     = "expired"
 	CodeTornRead    = "torn_read"
+	// CodeSellersDied: booker answers it itself when every seller that
+	// held a request died (Supervisor's MaxAttempts); whether it was
+	// committed is for the store to tell.
+	CodeSellersDied = "sellers_died"
 	CodeError       = "error"
 )
 

@@ -114,9 +114,10 @@ func (s *seller) toTicket(r *ipc.Request) ticket.Request {
 
 // commitEvent commits one event's requests and returns their results. It
 // returns an error instead when the outcome of the commit is unknown
-// (ticket.ErrNotDurable): the seller must then exit without answering,
-// and booker hands the requests to another seller, whose commit finds
-// what reached the files and syncs it before confirming.
+// (ticket.ErrNotDurable), or when booker has dropped this seller
+// (ticket.ErrFenced): the seller must then exit without answering, and
+// booker hands the requests to another seller, whose commit finds what
+// reached the files and syncs it before confirming.
 func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs []*ipc.Request) ([]ipc.Message, error) {
 	treqs := make([]ticket.Request, len(reqs))
 	for i, r := range reqs {
@@ -133,10 +134,11 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 		reqs = append(reqs, extra...)
 		return out
 	}
+	s.maybeStop("before-commit")
 	// The commit runs to completion even if the seller is asked to stop:
 	// the lock timeout bounds it.
 	res, c, err := s.store.BookGroup(context.WithoutCancel(ctx), event, treqs, more)
-	if errors.Is(err, ticket.ErrNotDurable) {
+	if errors.Is(err, ticket.ErrNotDurable) || errors.Is(err, ticket.ErrFenced) {
 		return nil, fmt.Errorf("commit to %s: %w", event, err)
 	}
 	if c.CompactErr != nil {

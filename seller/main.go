@@ -45,6 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Version:   Version(),
 		CrashAt:   os.Getenv("BOOKER_CRASH_AT"),
 		CrashFile: os.Getenv("BOOKER_CRASH_FILE"),
+		StopAt:    os.Getenv("BOOKER_STOP_AT"),
 	}, log)
 }
 

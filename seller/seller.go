@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bookerhq/booker/ipc"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -39,6 +41,9 @@ type Config struct {
 	// set, makes that happen once across all sellers: only the seller
 	// that creates the file crashes.
 	CrashAt, CrashFile string
+	// StopAt, for fault tests, names a step ("before-commit") at which
+	// the seller SIGSTOPs itself, once.
+	StopAt string
 }
 
 // Run runs one seller until booker closes the connection (nil), ctx ends
@@ -76,6 +81,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		TornWrites:  w.TornWrites,
 		LockTimeout: w.LockTimeout,
 		Hook:        s.crashHook,
+		Fence:       s.fence,
 	})
 	if err != nil {
 		return err
@@ -89,11 +95,44 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 type seller struct {
-	conn  *ipc.Conn
-	w     *ipc.Welcome
-	cfg   Config
-	log   *slog.Logger
-	store *ticket.Store
+	conn    *ipc.Conn
+	w       *ipc.Welcome
+	cfg     Config
+	log     *slog.Logger
+	store   *ticket.Store
+	stopped bool // StopAt happened
+}
+
+// fence is the store's Fence: it refuses a write once booker has closed
+// the connection (booker may already have handed the requests to another
+// seller). It asks the kernel, not the reading goroutine, which may be
+// behind: POLLRDHUP is set as soon as booker's end is closed, even with
+// requests still unread.
+func (s *seller) fence() error {
+	uc, ok := s.conn.NetConn().(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var closed bool
+	var perr error
+	if err := rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		_, perr = unix.Poll(fds, 0)
+		closed = fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+	}); err != nil {
+		return err
+	}
+	switch {
+	case perr != nil:
+		return fmt.Errorf("poll booker's connection: %w", perr)
+	case closed:
+		return errors.New("booker closed the connection")
+	}
+	return nil
 }
 
 // serve reads requests into a channel and commits them in groups.
@@ -179,6 +218,15 @@ func (s *seller) heartbeat(stop <-chan struct{}) {
 // crashHook kills the process at the configured step (fault tests).
 func (s *seller) crashHook(step ticket.Step) {
 	s.maybeCrash(string(step))
+}
+
+// maybeStop stops the process at the configured step, once (fault tests).
+func (s *seller) maybeStop(step string) {
+	if s.cfg.StopAt != step || s.stopped {
+		return
+	}
+	s.stopped = true
+	syscall.Kill(os.Getpid(), syscall.SIGSTOP)
 }
 
 func (s *seller) maybeCrash(step string) {

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -129,13 +130,17 @@ func (s *Supervisor) dropRouting(c *sellerConn) {
 }
 
 // requeue hands the requests of a dead seller to the others, retry queue
-// first. A request whose sellers died MaxAttempts times is answered with
-// an error instead: it may be what kills them.
+// first. The caller has made sure the seller can commit none of them any
+// more (it is killed, or fenced off by its closed connection). A request
+// whose sellers died MaxAttempts times is not sent again (it may be what
+// kills them): it is answered CodeSellersDied, and the caller of Submit
+// asks the store whether one of the attempts committed it.
 func (s *Supervisor) requeue(jobs []*job) {
 	for _, j := range jobs {
 		j.attempts++
 		if j.attempts >= s.cfg.MaxAttempts {
-			j.finish(&ipc.Result{Code: ipc.CodeError, Message: "the sellers handling this request died"})
+			j.finish(&ipc.Result{Slot: -1, Code: ipc.CodeSellersDied,
+				Message: fmt.Sprintf("the %d sellers that held this request died", j.attempts)})
 			continue
 		}
 		select {

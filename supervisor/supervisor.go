@@ -110,7 +110,7 @@ type Config struct {
 	MaxRestarts   int
 	RestartWindow time.Duration
 	// MaxAttempts is how many sellers may die holding one request before
-	// it is answered with an error (3).
+	// it is answered ipc.CodeSellersDied (3).
 	MaxAttempts int
 	// Observer, if set, receives metrics events.
 	Observer Observer

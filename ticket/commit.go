@@ -89,6 +89,11 @@ func (s *Store) update(ctx context.Context, event string, change func(*state) (*
 			s.drop(ec)
 		}
 	}()
+	if s.opts.Fence != nil {
+		if err := s.opts.Fence(); err != nil {
+			return c, fmt.Errorf("%w: %w", ErrFenced, err)
+		}
+	}
 	rec.Rev = st.e.Revision + 1
 	st.e.Revision = rec.Rev
 	line, err := encodeRecord(rec)
@@ -187,14 +192,35 @@ func (s *Store) syncRead(event string, ec *eventCache, st *state) error {
 		return nil
 	}
 	if st.jf != nil && st.synced < st.off {
+		if s.opts.Mode == Race {
+			unlock, err := s.lockJournal(st)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
 		if err := s.sys.syncData(st.jf); err != nil {
+			if fi, serr := st.jf.Stat(); serr == nil {
+				s.cutUnsynced(st, fi.Size())
+			}
 			s.drop(ec)
 			return s.fail("fdatasync journal read", err)
 		}
 		st.synced = st.off
+		s.markDurable(st, st.synced)
 		s.step(point{step: StepSync, event: event})
 	}
 	return s.syncDirOnce(st)
+}
+
+// cutUnsynced cuts the journal back to where it is known durable, at
+// most to limit (its length, or where this process's own line began),
+// after a failed fdatasync: to what this process synced last, or further
+// on to the durable mark (mark.go). The caller holds the event's lock
+// (in Race mode the journal's), so no line past the mark has a live
+// writer that is yet to sync it.
+func (s *Store) cutUnsynced(st *state, limit int64) {
+	st.jf.Truncate(max(min(st.synced, limit), s.durableMark(st, limit), st.born))
 }
 
 // syncDirOnce fsyncs the directory once after the files were (re)loaded:
@@ -262,9 +288,10 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	s.step(point{step: StepAppend, event: event})
 	if !s.opts.NoSync {
 		if err := s.sys.syncData(st.jf); err != nil {
-			st.jf.Truncate(size)
+			s.cutUnsynced(st, size)
 			return 0, s.fail("fdatasync journal", err)
 		}
+		s.markDurable(st, end)
 	}
 	s.step(point{step: StepSync, event: event})
 	// Under the lock the line landed exactly at st.off. Without it (Race
@@ -316,7 +343,7 @@ func lastLineEnd(f *os.File, size int64) (int64, error) {
 
 // startJournal starts the journal of an event that has none (format 1).
 func (s *Store) startJournal(st *state) error {
-	hdr, gen := newHeader(st.base)
+	hdr, gen := newHeader(st.base, 0)
 	if err := s.replace(s.journalPath(st.e.ID), hdr, false); err != nil {
 		return err
 	}
@@ -329,8 +356,9 @@ func (s *Store) startJournal(st *state) error {
 		jf.Close()
 		return fmt.Errorf("stat new journal: %w", err)
 	}
-	st.jf, st.jino, st.jgen = jf, inode(fi), gen
+	st.jf, st.jino, st.jgen, st.born = jf, inode(fi), gen, int64(len(hdr))
 	st.off, st.synced = int64(len(hdr)), int64(len(hdr))
+	s.markDurable(st, st.synced)
 	return nil
 }
 
@@ -353,7 +381,7 @@ func (s *Store) compact(st *state) error {
 	if err := write(s.Path(e.ID), data, true); err != nil {
 		return err
 	}
-	hdr, gen := newHeader(e.Revision)
+	hdr, gen := newHeader(e.Revision, 0)
 	if err := s.replace(s.journalPath(e.ID), hdr, false); err != nil {
 		return err
 	}
@@ -383,9 +411,12 @@ func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
 	}
 	st.close()
 	st.e.Format = Format
-	st.sf, st.sino, st.jf, st.jino, st.jgen = sf, inode(sfi), jf, inode(jfi), gen
+	st.sf, st.sino, st.jf, st.jino, st.jgen, st.born = sf, inode(sfi), jf, inode(jfi), gen, off
 	st.base, st.snapSize, st.off, st.synced = base, snapSize, off, off
 	st.dirSynced = !s.opts.NoSync
+	if !s.opts.NoSync {
+		s.markDurable(st, off)
+	}
 	return nil
 }
 

@@ -111,7 +111,7 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, gen string)
 	}
 	// The new journal is written after the snapshot's rename, as in an
 	// in-commit compaction: a crash before it leaves no temp file behind.
-	hdr, newGen := newHeader(snap.Revision)
+	hdr, newGen := newHeader(snap.Revision, int64(len(tail)))
 	if err := s.replace(s.journalPath(event), append(hdr, tail...), false); err != nil {
 		return err
 	}

@@ -9,7 +9,8 @@
 //
 //	D/demo.json      the snapshot
 //	D/demo.journal   the commits since the snapshot, one JSON line each
-//	D/demo.lock      the lock file (package lockfile); never deleted
+//	D/demo.lock      the lock file (package lockfile); never deleted. It
+//	                 holds a hint: how far the journal is durable (mark.go)
 //
 // The snapshot (format 3) is one JSON object, one booking per line, and
 // the ids of cancelled bookings (tombstones, omitted when there are none):
@@ -26,9 +27,11 @@
 //	}
 //
 // The journal's first line names it: a generation no other journal file
-// ever had, and the revision of the snapshot it continues. Every other
-// line is one commit: the revision it made and the bookings it added
-// and/or the booking ids it cancelled:
+// ever had, the revision of the snapshot it continues, and ("carried",
+// when not zero) how many bytes of lines a background compaction carried
+// over from the journal before. Every other line is one commit: the
+// revision it made and the bookings it added and/or the booking ids it
+// cancelled:
 //
 //	{"journal":"3f9a0c1d2e4b5a69","base":4}
 //	{"rev":5,"book":[{"id":"b-77a1...","seat":3,"buyer":"carol","seller":1}]}
@@ -67,9 +70,11 @@
 // page cache), and after a reload it fsyncs the directory once (a
 // compaction may have died between a rename and its directory fsync).
 // A failed write is cut back off the journal. A failed sync is never
-// retried: the store returns ErrNotDurable for it and every later commit,
-// and its process should exit (booker's sellers do) so that another
-// retries the requests.
+// retried (Linux may mark the pages clean although they are not on
+// disk): the journal is cut back to where it is known durable (mark.go),
+// the store returns ErrNotDurable for it and every later commit, and its
+// process should exit (booker's sellers do) so that another retries the
+// requests.
 //
 // When the journal grows larger than the snapshot, the event is
 // compacted: the whole event is written to a unique temp file, fsynced

@@ -314,3 +314,30 @@ func TestFailedCompactionKeepsTheCommit(t *testing.T) {
 		t.Fatalf("book after a failed directory fsync: %v", err)
 	}
 }
+
+// TestFenceRefusesTheWrite: a commit that finds its process fenced off
+// writes nothing; a replay (nothing to write) is not refused.
+func TestFenceRefusesTheWrite(t *testing.T) {
+	var fenced atomic.Bool
+	s := mustOpen(t, Options{Fence: func() error {
+		if fenced.Load() {
+			return errors.New("booker closed the connection")
+		}
+		return nil
+	}})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 5)
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	fenced.Store(true)
+	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("book while fenced: %v, want ErrFenced", err)
+	}
+	if _, err := s.Cancel(ctx, "ev", "b1"); !errors.Is(err, ErrFenced) {
+		t.Fatalf("cancel while fenced: %v, want ErrFenced", err)
+	}
+	if e, _ := ReadEvent(s.Dir(), "ev"); e.Sold() != 1 || e.Revision != 1 {
+		t.Fatalf("a fenced store wrote: %+v", e)
+	}
+}

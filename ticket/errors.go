@@ -48,6 +48,10 @@ var (
 	// another process retry the requests with the same ids: a retry
 	// replays what is in the files and syncs it first.
 	ErrNotDurable = errors.New("ticket: write or sync failed; the outcome is unknown")
+	// ErrFenced is returned when Options.Fence refused a commit: nothing
+	// was written. The process has been fenced off (booker dropped the
+	// seller) and must not commit anything more.
+	ErrFenced = errors.New("ticket: fenced off; nothing written")
 	// ErrTornRead is returned, wrapping ErrCorrupt, in Race mode with
 	// TornWrites when a reader caught the ticket file half-written.
 	ErrTornRead = errors.New("ticket: read a half-written ticket file")

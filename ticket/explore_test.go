@@ -156,6 +156,7 @@ type thread struct {
 	flock locking // exclusive or shared, when holding
 	holdF bool
 	jgen  string
+	holdJ bool
 }
 
 // writer is one process writing the event: its store, restarted after
@@ -354,6 +355,12 @@ func (e *explorer) step() {
 			for _, t := range e.threads {
 				where = append(where, fmt.Sprintf("%s at %s", t.name, t.at.step))
 			}
+			for gen, h := range e.journal {
+				where = append(where, fmt.Sprintf("journal %s held by %s (done %v)", gen, h.name, h.done))
+			}
+			if e.flockX != nil {
+				where = append(where, "lock held by "+e.flockX.name)
+			}
 			e.failf("deadlock: %s", strings.Join(where, ", "))
 		}
 		return
@@ -441,7 +448,7 @@ func (e *explorer) resume(t *thread) {
 				}
 			}
 		case stepJournalLock:
-			t.jgen = t.at.gen
+			t.jgen, t.holdJ = t.at.gen, true
 			e.journal[t.at.gen] = t
 		}
 	}
@@ -499,10 +506,10 @@ func (e *explorer) releaseEnter(t *thread) {
 }
 
 func (e *explorer) releaseJournal(t *thread) {
-	if t.jgen != "" && e.journal[t.jgen] == t {
+	if t.holdJ && e.journal[t.jgen] == t {
 		delete(e.journal, t.jgen)
 	}
-	t.jgen = ""
+	t.jgen, t.holdJ = "", false
 }
 
 // kill ends a thread where it is parked: it unwinds, releasing what it

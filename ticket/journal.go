@@ -20,23 +20,32 @@ type record struct {
 }
 
 // header is the first line of every journal: its generation, a random
-// name no other journal file ever had, and the revision of the snapshot
-// it continues. A journal's generation, not its inode number (which the
+// name no other journal file ever had, the revision of the snapshot it
+// continues, and how many bytes of lines follow it from the start (a
+// background compaction carries the lines appended meanwhile into the
+// new journal). A journal's generation, not its inode number (which the
 // filesystem reuses once the file is gone), tells a background
 // compaction whether the journal it copied is still the event's journal.
 // Journals written before format 3 have no header (generation "").
 type header struct {
 	Journal string `json:"journal"`
 	Base    int64  `json:"base"`
+	Carried int64  `json:"carried,omitempty"`
+	size    int64  // bytes of the line, newline included
 }
 
 // newHeader returns the first line of a new journal continuing a
-// snapshot of revision base, and its generation.
-func newHeader(base int64) (line []byte, gen string) {
+// snapshot of revision base, with carried bytes of lines after it, and
+// its generation.
+func newHeader(base, carried int64) (line []byte, gen string) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	gen = hex.EncodeToString(rnd[:])
-	return []byte(`{"journal":"` + gen + `","base":` + strconv.FormatInt(base, 10) + "}\n"), gen
+	line = []byte(`{"journal":"` + gen + `","base":` + strconv.FormatInt(base, 10))
+	if carried > 0 {
+		line = append(line, `,"carried":`+strconv.FormatInt(carried, 10)...)
+	}
+	return append(line, "}\n"...), gen
 }
 
 // headerPrefix starts a journal's header line.
@@ -51,7 +60,7 @@ func parseHeader(line []byte) (header, bool, error) {
 	if err := decodeStrict(line, &h); err != nil {
 		return h, true, err
 	}
-	if !validID(h.Journal, false) || h.Base < 0 {
+	if !validID(h.Journal, false) || h.Base < 0 || h.Carried < 0 {
 		return h, true, fmt.Errorf("journal header %q", line)
 	}
 	return h, true, nil
@@ -105,6 +114,7 @@ func parseJournal(data []byte, capacity int, start bool) (recs []record, used in
 			if h, ok, err = parseHeader(line); err != nil {
 				return nil, 0, h, fmt.Errorf("%w: %w", ErrCorrupt, err)
 			} else if ok {
+				h.size = int64(nl + 1)
 				used += nl + 1
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +24,10 @@ import (
 //	                    commit, printing "ok ID SEAT" for each confirmation
 //	TICKET_HELPER=crash DIR EVENT STEP COMPACT   books one seat and SIGKILLs
 //	                    itself at STEP of the commit (COMPACT: by compaction)
+//	TICKET_HELPER=fsize DIR EVENT LIMIT COMPACT  books one seat with files
+//	                    limited to LIMIT bytes (RLIMIT_FSIZE: a write past
+//	                    it fails with EFBIG, for root too), printing
+//	                    "ok COMPACTERR" or "err ERR"
 func TestMain(m *testing.M) {
 	switch os.Getenv("TICKET_HELPER") {
 	case "":
@@ -31,8 +36,32 @@ func TestMain(m *testing.M) {
 		helperBook(os.Args[len(os.Args)-5:])
 	case "crash":
 		helperCrash(os.Args[len(os.Args)-4:])
+	case "fsize":
+		helperFsize(os.Args[len(os.Args)-4:])
 	}
 	os.Exit(0)
+}
+
+func helperFsize(args []string) {
+	dir, event := args[0], args[1]
+	limit, _ := strconv.ParseUint(args[2], 10, 64)
+	compact, _ := strconv.ParseInt(args[3], 10, 64)
+	signal.Ignore(syscall.SIGXFSZ) // a write past the limit fails instead of killing
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: limit}); err != nil {
+		fmt.Println("setrlimit", err)
+		os.Exit(2)
+	}
+	s, err := Open(dir, Options{CompactMin: compact})
+	if err != nil {
+		fmt.Println("open", err)
+		os.Exit(2)
+	}
+	_, c, err := s.Book(context.Background(), event, Request{ID: "big", Buyer: strings.Repeat("b", MaxBuyer)})
+	if err != nil {
+		fmt.Println("err", err)
+		return
+	}
+	fmt.Println("ok", c.CompactErr)
 }
 
 func helperBook(args []string) {

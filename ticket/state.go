@@ -37,8 +37,10 @@ type state struct {
 	jf        *os.File        // the journal, O_APPEND; nil when there is none yet
 	jino      uint64          // its inode
 	jgen      string          // its generation (header); "" for a journal without one
+	born      int64           // bytes durable since it was created: its header and the lines it carried
 	off       int64           // journal bytes applied; ends at a newline
 	synced    int64           // journal bytes known durable (this process fsynced them)
+	lf        *os.File        // the lock file, for the durable mark (mark.go); opened on first use
 	dirSynced bool            // the names of sf and jf are known durable
 	snapSize  int64           // bytes of the snapshot, for the compaction rule
 }
@@ -84,6 +86,10 @@ func (st *state) close() {
 	if st.sf != nil {
 		st.sf.Close()
 	}
+	if st.lf != nil {
+		st.lf.Close()
+	}
+	st.sf, st.jf, st.lf = nil, nil, nil
 }
 
 func inode(fi fs.FileInfo) uint64 {
@@ -190,8 +196,8 @@ func (s *Store) readJournal(st *state, size int64) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", st.jf.Name(), err)
 	}
-	if st.off == 0 {
-		st.jgen = h.Journal
+	if st.off == 0 && h.Journal != "" {
+		st.jgen, st.born = h.Journal, h.size+h.Carried
 	}
 	for i := range recs {
 		st.apply(&recs[i])

@@ -76,6 +76,14 @@ type Options struct {
 	// Hook, if set, is called at each Step of a commit. Tests use it to
 	// crash a process at a chosen point.
 	Hook func(Step)
+	// Fence, if set, is called in every commit that writes, under the
+	// event's lock, just before the write; an error makes the commit
+	// fail with ErrFenced and write nothing. A seller fences itself off
+	// once booker has closed its connection, so that booker can hand its
+	// requests to another seller knowing it will commit none of them:
+	// any commit of it that passed the fence holds the lock until it is
+	// done, and booker's next look at the event waits for that.
+	Fence func() error
 }
 
 // Store is a directory of ticket files, one per event: <dir>/<event>.json,
@@ -217,10 +225,13 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event,
 		return nil, err
 	}
 	// The journal first: the snapshot's existence is the event's.
-	hdr, _ := newHeader(0)
+	hdr, gen := newHeader(0, 0)
 	if err := s.replace(s.journalPath(event), hdr, false); err != nil {
 		return nil, err
 	}
+	st := &state{e: e, jgen: gen}
+	s.markDurable(st, int64(len(hdr)))
+	st.close()
 	if err := s.replace(s.Path(event), data, false); err != nil {
 		return nil, err
 	}

@@ -386,25 +386,63 @@ func TestStaleTempFilesRemovedOnOpen(t *testing.T) {
 	}
 }
 
-func TestWriteErrorKeepsOldFile(t *testing.T) {
-	s := mustOpen(t, Options{})
+// TestWriteErrorsChangeNothing makes the kernel fail writes for real
+// (RLIMIT_FSIZE in a helper process: EFBIG past the limit, for root as
+// for anyone): a journal append that fails is cut back off and the
+// booking is not in the files; a compaction whose snapshot cannot be
+// written leaves the old snapshot and keeps the commit, which is durable
+// in the journal.
+func TestWriteErrorsChangeNothing(t *testing.T) {
 	ctx := context.Background()
-	mustCreate(t, s, "ev", 5)
-	s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
-	before, _ := os.ReadFile(s.Path("ev"))
-	// A directory where the temp file must go makes the write fail.
-	if os.Getuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
-	os.Chmod(s.Dir(), 0o555)
-	defer os.Chmod(s.Dir(), 0o755)
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); err == nil {
-		t.Fatal("book succeeded in a read-only directory")
-	}
-	after, _ := os.ReadFile(s.Path("ev"))
-	if string(after) != string(before) {
-		t.Fatal("failed write changed the ticket file")
-	}
+	t.Run("append", func(t *testing.T) {
+		dir := t.TempDir()
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, "ev", 5)
+		s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+		s.Close()
+		jpath := filepath.Join(dir, "ev.journal")
+		before, _ := os.ReadFile(jpath)
+		out, err := helper(t, "fsize", dir, "ev", fmt.Sprint(len(before)+50), "0").Output()
+		if err != nil || !strings.HasPrefix(string(out), "err ") || !strings.Contains(string(out), "file too large") {
+			t.Fatalf("helper: %q %v, want a failed append (EFBIG)", out, err)
+		}
+		if after, _ := os.ReadFile(jpath); string(after) != string(before) {
+			t.Fatalf("the failed append changed the journal:\n%s\nwas:\n%s", after, before)
+		}
+		if e, err := ReadEvent(dir, "ev"); err != nil || e.Sold() != 1 {
+			t.Fatalf("after the failed append: %+v %v", e, err)
+		}
+	})
+	t.Run("compaction", func(t *testing.T) {
+		dir := t.TempDir()
+		s, err := Open(dir, Options{CompactMin: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, "ev", 100)
+		for i := 0; i < 30; i++ {
+			s.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "a"})
+		}
+		s.Close()
+		snap, _ := os.ReadFile(s.Path("ev"))
+		out, err := helper(t, "fsize", dir, "ev", fmt.Sprint(len(snap)-100), "-1").Output()
+		if err != nil || !strings.HasPrefix(string(out), "ok ") || !strings.Contains(string(out), "file too large") {
+			t.Fatalf("helper: %q %v, want a commit with a failed compaction (EFBIG)", out, err)
+		}
+		if after, _ := os.ReadFile(s.Path("ev")); string(after) != string(snap) {
+			t.Fatal("the failed compaction changed the snapshot")
+		}
+		e, err := ReadEvent(dir, "ev")
+		if err != nil || e.Sold() != 31 {
+			t.Fatalf("after the failed compaction: sold %d %v, want 31", e.Sold(), err)
+		}
+		if temps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(temps) != 0 {
+			t.Fatalf("temp files left: %v", temps)
+		}
+	})
 }
 
 func TestSharedReadersWhileWriterCommits(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/ipc"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
@@ -49,7 +50,8 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Observer.Booking(s.eventLabel(event, code), code)
 	if h := s.cfg.History; h != nil {
-		op := Op{Kind: "book", Call: call, Return: time.Now(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat, Result: code}
+		op := history.Op{Kind: "book", Call: call.UnixNano(), Return: time.Now().UnixNano(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat,
+			Result: history.Outcome(code), Seller: -1, Committer: -1}
 		if res != nil {
 			op.CSStart, op.CSEnd, op.CSLocked, op.Committer = res.Start, res.End, res.Locked, res.Slot
 			if res.Booking != nil {
@@ -238,11 +240,12 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 	b, err := s.cfg.Store.Cancel(r.Context(), event, id)
 	cancelled(err == nil)
 	if h := s.cfg.History; h != nil {
-		op := Op{Kind: "cancel", Call: call, Return: time.Now(), Event: event, ID: id, Buyer: b.Buyer, Booked: b.Seat, Seat: b.Seat, Result: "confirmed", Committer: -1}
+		op := history.Op{Kind: "cancel", Call: call.UnixNano(), Return: time.Now().UnixNano(), Event: event, ID: id, Buyer: b.Buyer,
+			Booked: b.Seat, Seat: b.Seat, Result: "confirmed", Seller: b.Seller, Committer: -1}
 		if err != nil {
-			op.Result = "refused"
+			op.Result = history.Refused
 			if !errors.Is(err, ticket.ErrNoBooking) {
-				op.Result = "unknown"
+				op.Result = history.Unknown
 			}
 		}
 		h.Record(op)

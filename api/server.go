@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bookerhq/booker/audit"
+	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/ipc"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
@@ -65,26 +66,10 @@ type Config struct {
 	Log     *slog.Logger
 }
 
-// Recorder records booking operations for the history check.
+// Recorder records booking operations for the history check
+// (*history.Recorder).
 type Recorder interface {
-	Record(op Op)
-}
-
-// Op is one booking or cancel as a client saw it.
-type Op struct {
-	Kind         string // "book" or "cancel"
-	Call, Return time.Time
-	Event, ID    string
-	Buyer        string
-	Seat         int    // asked for; 0 for any
-	Result       string // the booker_bookings_total result label; "confirmed" for a cancel done
-	Booked       int    // seat confirmed, when Result is "confirmed"
-	Replayed     bool
-	Seller       int // slot that first booked it
-	// The committing seller's critical section (Unix nanoseconds) and slot.
-	CSStart, CSEnd int64
-	CSLocked       bool
-	Committer      int
+	Record(op history.Op)
 }
 
 // Server serves the API. It is safe for concurrent use.

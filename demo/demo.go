@@ -86,12 +86,7 @@ func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, []history.
 	if err != nil {
 		return r, nil, err
 	}
-	f, err := os.Open(histPath)
-	if err != nil {
-		return r, nil, err
-	}
-	ops, err := history.Read(f)
-	f.Close()
+	ops, _, err := history.ReadFile(histPath)
 	if err != nil {
 		return r, nil, err
 	}

@@ -42,9 +42,23 @@ func (r *Report) Linearizable() bool {
 // capacity, and sold_out is only answered when it is reached). Unknown
 // outcomes may or may not have taken effect. timeout bounds each
 // partition's search; a search that runs out reports porcupine.Unknown.
+//
+// An event's model starts from its "start" line when the history has one
+// (a booker started over a data dir that already held bookings), else
+// from an empty event.
 func Check(ops []Op, timeout time.Duration) []*Report {
 	byEvent := map[string][]Op{}
-	for _, op := range ops {
+	starts := map[string]*Op{}
+	for i, op := range ops {
+		if op.Kind == "start" {
+			if starts[op.Event] == nil {
+				starts[op.Event] = &ops[i]
+			}
+			if _, ok := byEvent[op.Event]; !ok {
+				byEvent[op.Event] = nil
+			}
+			continue
+		}
 		byEvent[op.Event] = append(byEvent[op.Event], op)
 	}
 	events := make([]string, 0, len(byEvent))
@@ -54,16 +68,38 @@ func Check(ops []Op, timeout time.Duration) []*Report {
 	sort.Strings(events)
 	var reports []*Report
 	for _, e := range events {
-		reports = append(reports, checkEvent(e, byEvent[e], timeout))
+		reports = append(reports, checkEvent(e, starts[e], byEvent[e], timeout))
 	}
 	return reports
 }
 
-func checkEvent(event string, ops []Op, timeout time.Duration) *Report {
+func checkEvent(event string, start *Op, ops []Op, timeout time.Duration) *Report {
 	r := &Report{Event: event, Ops: len(ops)}
+	held := map[int]string{} // seat -> booking held at start
+	capacity := 0
+	if start != nil {
+		capacity = start.Capacity
+		for _, h := range start.Held {
+			held[h.Seat] = h.ID
+		}
+	} else if len(ops) > 0 {
+		capacity = ops[0].Capacity
+	}
 	bySeat := map[int][]porcupine.Operation{}
 	var all []porcupine.Operation
+	// A booking id holds one seat: an operation whose seat its client did
+	// not learn (an any-seat booking with an unknown outcome) concerns
+	// the seat any other operation of its id learned.
+	seatOf := map[string]int{}
+	for _, op := range ops {
+		if s := op.seat(); s > 0 && op.ID != "" {
+			seatOf[op.ID] = s
+		}
+	}
 	for i, op := range ops {
+		if op.seat() == 0 && op.Seat == 0 && seatOf[op.ID] > 0 {
+			op.Seat = seatOf[op.ID]
+		}
 		if op.Result == Unknown {
 			r.Unknown++
 		}
@@ -82,9 +118,9 @@ func checkEvent(event string, ops []Op, timeout time.Duration) *Report {
 		seats = append(seats, s)
 	}
 	sort.Ints(seats)
-	seatModel := seatModel().ToModel()
 	for _, s := range seats {
 		r.Seats++
+		seatModel := seatModel(held[s]).ToModel()
 		res, info := porcupine.CheckOperationsVerbose(seatModel, bySeat[s], timeout)
 		if res == porcupine.Illegal {
 			if len(r.BadSeats) == 0 {
@@ -99,12 +135,8 @@ func checkEvent(event string, ops []Op, timeout time.Duration) *Report {
 			r.BadSeats = append(r.BadSeats, v)
 		}
 	}
-	capacity := 0
-	if len(ops) > 0 {
-		capacity = ops[0].Capacity
-	}
-	r.countModel = countModel(capacity).ToModel()
-	if n := confirmedBookings(ops); n > capacity && r.Unknown == 0 && !hasCancels(ops) {
+	r.countModel = countModel(capacity, len(held)).ToModel()
+	if n := len(held) + confirmedBookings(ops); n > capacity && r.Unknown == 0 && !hasCancels(ops) {
 		// Every confirmation must be in any linearization: more than
 		// capacity is illegal without a search (which, on such a history,
 		// can take long to conclude the same).
@@ -117,7 +149,7 @@ func checkEvent(event string, ops []Op, timeout time.Duration) *Report {
 	}
 	// Name the confirmations past capacity (in return order), whatever
 	// the search concluded.
-	confirmed := 0
+	confirmed := len(held)
 	byReturn := append([]Op(nil), ops...)
 	sort.Slice(byReturn, func(i, j int) bool { return byReturn[i].Return < byReturn[j].Return })
 	for _, op := range byReturn {
@@ -162,20 +194,23 @@ func (op Op) seat() int {
 	return op.Seat
 }
 
-// seatModel: the state is the id of the booking holding the seat, or "".
-func seatModel() *porcupine.NondeterministicModel {
+// seatModel: the state is the id of the booking holding the seat, or "";
+// at the start, holder.
+func seatModel(holder string) *porcupine.NondeterministicModel {
 	return &porcupine.NondeterministicModel{
-		Init: func() []any { return []any{""} },
+		Init: func() []any { return []any{holder} },
 		Step: func(state, input, output any) []any {
 			holder, op := state.(string), input.(Op)
 			res := output.(string)
 			switch {
 			case op.Kind == "cancel":
-				if res == "confirmed" {
-					if holder == op.ID {
-						return []any{""}
-					}
+				switch {
+				case res == "confirmed" && holder == op.ID:
+					return []any{""}
+				case res == "confirmed":
 					return nil
+				case res == Unknown && holder == op.ID:
+					return []any{holder, ""} // it may have taken effect
 				}
 				return []any{holder}
 			case res == "confirmed":
@@ -201,20 +236,23 @@ func seatModel() *porcupine.NondeterministicModel {
 	}
 }
 
-// countModel: the state is the number of live bookings.
-func countModel(capacity int) *porcupine.NondeterministicModel {
+// countModel: the state is the number of live bookings; sold at the
+// start.
+func countModel(capacity, sold int) *porcupine.NondeterministicModel {
 	return &porcupine.NondeterministicModel{
-		Init: func() []any { return []any{0} },
+		Init: func() []any { return []any{sold} },
 		Step: func(state, input, output any) []any {
 			n, op := state.(int), input.(Op)
 			res := output.(string)
 			switch {
 			case op.Kind == "cancel":
-				if res == "confirmed" {
-					if n > 0 {
-						return []any{n - 1}
-					}
+				switch {
+				case res == "confirmed" && n > 0:
+					return []any{n - 1}
+				case res == "confirmed":
 					return nil
+				case res == Unknown && n > 0:
+					return []any{n, n - 1} // it may have taken effect
 				}
 				return []any{n}
 			case res == "confirmed" && op.Replayed:
@@ -262,8 +300,11 @@ func describe(input, output any) string {
 func WriteText(w io.Writer, reports []*Report) {
 	for _, r := range reports {
 		verdict := "linearizable"
-		if !r.Linearizable() {
+		switch {
+		case len(r.BadSeats) > 0 || r.Count == porcupine.Illegal:
 			verdict = "NOT linearizable"
+		case r.Count == porcupine.Unknown:
+			verdict = "every seat linearizable; the sold count undecided (the search ran out of time)"
 		}
 		fmt.Fprintf(w, "event %s: %d operations (%d with unknown outcome): %s\n", r.Event, r.Ops, r.Unknown, verdict)
 		fmt.Fprintf(w, "  seats: %d checked, %d held by two bookings at once\n", r.Seats, len(r.BadSeats))

@@ -220,7 +220,7 @@ func (s *Store) syncRead(event string, ec *eventCache, st *state) error {
 // (in Race mode the journal's), so no line past the mark has a live
 // writer that is yet to sync it.
 func (s *Store) cutUnsynced(st *state, limit int64) {
-	st.jf.Truncate(max(min(st.synced, limit), s.durableMark(st, limit), st.born))
+	st.jf.Truncate(s.durableFloor(st, limit))
 }
 
 // syncDirOnce fsyncs the directory once after the files were (re)loaded:
@@ -412,7 +412,7 @@ func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
 	st.close()
 	st.e.Format = Format
 	st.sf, st.sino, st.jf, st.jino, st.jgen, st.born = sf, inode(sfi), jf, inode(jfi), gen, off
-	st.base, st.snapSize, st.off, st.synced = base, snapSize, off, off
+	st.base, st.snapSize, st.off, st.synced, st.loaded = base, snapSize, off, off, off
 	st.dirSynced = !s.opts.NoSync
 	if !s.opts.NoSync {
 		s.markDurable(st, off)

@@ -392,6 +392,7 @@ func (e *explorer) seams(w *writer) seams {
 			}
 			return f, err
 		},
+		boot: func() string { return fmt.Sprintf("%036d", e.stats.powerLosses) },
 		alive: func(pid int) bool {
 			for _, o := range e.writers {
 				if o.pid == pid && !o.dead {

@@ -1,10 +1,10 @@
 package ticket
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // The durable mark.
@@ -20,18 +20,32 @@ import (
 // far it is durable in the event's lock file, under the lock, as a hint
 // for this case only (never synced, checked before use):
 //
-//	<journal generation> <durable length, 20 digits>\n
+//	<journal generation> <boot id> <durable length, 20 digits>\n
 //
 // A failed sync cuts the journal back to that mark when it is one of
-// this journal, on a line boundary, and not past the writer's own line.
+// this journal, written since the machine booted (before a reboot, the
+// lock file may hold any older mark, and everything read from disk since
+// is durable), on a line boundary, and not past the writer's own line.
+// Without such a mark, the cut goes back to what the writer itself found
+// in the journal when it loaded it.
 
 // markLen is the length of a durable mark.
-const markLen = 16 + 1 + 20 + 1
+const markLen = 16 + 1 + 36 + 1 + 20 + 1
+
+// bootID returns the kernel's boot id, "" when unknown.
+func bootID() string {
+	data, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
 
 // markDurable notes that the journal of st is durable up to off.
 func (s *Store) markDurable(st *state, off int64) {
-	if lf := s.lockFile(st); lf != nil && st.jgen != "" {
-		lf.WriteAt(fmt.Appendf(nil, "%-16s %020d\n", st.jgen, off), 0)
+	boot := s.sys.boot()
+	if lf := s.lockFile(st); lf != nil && st.jgen != "" && len(boot) == 36 {
+		lf.WriteAt(fmt.Appendf(nil, "%-16s %s %020d\n", st.jgen, boot, off), 0)
 	}
 }
 
@@ -50,7 +64,7 @@ func (s *Store) lockFile(st *state) *os.File {
 
 // durableMark returns where the journal of st is durable as the last
 // writer to sync it noted, if that is a line boundary at or below limit
-// in this journal, else 0.
+// in this journal, noted since the machine booted; else 0.
 func (s *Store) durableMark(st *state, limit int64) int64 {
 	lf := s.lockFile(st)
 	if lf == nil || st.jgen == "" {
@@ -60,9 +74,12 @@ func (s *Store) durableMark(st *state, limit int64) int64 {
 	if n, _ := lf.ReadAt(buf, 0); n != markLen || buf[markLen-1] != '\n' {
 		return 0
 	}
-	gen, num, _ := bytes.Cut(buf[:markLen-1], []byte{' '})
-	off, err := strconv.ParseInt(string(num), 10, 64)
-	if string(bytes.TrimRight(gen, " ")) != st.jgen || err != nil || off <= 0 || off > limit {
+	f := strings.Fields(string(buf))
+	if len(f) != 3 || f[0] != st.jgen || f[1] != s.sys.boot() {
+		return 0
+	}
+	off, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil || off <= 0 || off > limit {
 		return 0
 	}
 	var last [1]byte
@@ -70,4 +87,16 @@ func (s *Store) durableMark(st *state, limit int64) int64 {
 		return 0
 	}
 	return off
+}
+
+// durableFloor returns how far the journal of st is known durable after
+// a failed sync, at most limit: as far as this process synced it, the
+// journal was born with, or the durable mark says; without a mark, what
+// the process found in it when it loaded it.
+func (s *Store) durableFloor(st *state, limit int64) int64 {
+	floor := max(min(st.synced, limit), min(st.born, limit))
+	if mark := s.durableMark(st, limit); mark > 0 {
+		return max(floor, mark)
+	}
+	return max(floor, min(st.loaded, limit))
 }

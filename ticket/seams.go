@@ -47,6 +47,8 @@ type seams struct {
 	// alive reports whether the process of a pid is alive (for the temp
 	// files a writer leaves behind when it dies).
 	alive func(pid int) bool
+	// boot returns the kernel's boot id (for the durable mark).
+	boot func() string
 }
 
 func (s *seams) setDefaults() {
@@ -67,6 +69,10 @@ func (s *seams) setDefaults() {
 	}
 	if s.create == nil {
 		s.create = os.CreateTemp
+	}
+	if s.boot == nil {
+		id := bootID()
+		s.boot = func() string { return id }
 	}
 	if s.alive == nil {
 		s.alive = func(pid int) bool {

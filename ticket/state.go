@@ -38,6 +38,7 @@ type state struct {
 	jino      uint64          // its inode
 	jgen      string          // its generation (header); "" for a journal without one
 	born      int64           // bytes durable since it was created: its header and the lines it carried
+	loaded    int64           // bytes of whole lines it had when this process loaded it
 	off       int64           // journal bytes applied; ends at a newline
 	synced    int64           // journal bytes known durable (this process fsynced them)
 	lf        *os.File        // the lock file, for the durable mark (mark.go); opened on first use
@@ -178,6 +179,7 @@ func (s *Store) load(event string) (*state, error) {
 		if err := s.readJournal(st, fi.Size()); err != nil {
 			return fail(err)
 		}
+		st.loaded = st.off
 	}
 	return st, nil
 }

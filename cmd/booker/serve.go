@@ -41,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runCheckHistory(ctx, args[1:], stdout, stderr)
 		case "inspect":
 			return runInspect(ctx, args[1:], stdout, stderr)
+		case "soak":
+			return runSoak(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseServe(args, stderr)
@@ -97,7 +99,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n       booker soak [flags] [-- booker flags]\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")
@@ -228,6 +230,11 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer rec.Close()
+		if err := beginHistory(ctx, rec, store); err != nil {
+			sup.Stop(context.Background())
+			ln.Close()
+			return err
+		}
 		apiCfg.History = rec
 	}
 	handler := api.New(apiCfg)
@@ -306,4 +313,26 @@ func sellerCommand(c serveConfig) (func(slot int) *exec.Cmd, error) {
 		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", c.LogFormat)
 		return exec.Command(bin, args...)
 	}, nil
+}
+
+// beginHistory records the state of every event as the history begins,
+// so that a check of a booker started over existing bookings starts its
+// model there.
+func beginHistory(ctx context.Context, rec *history.Recorder, store *ticket.Store) error {
+	ids, err := store.List()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		e, err := store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		held := make([]history.Held, len(e.Bookings))
+		for i, b := range e.Bookings {
+			held[i] = history.Held{ID: b.ID, Seat: b.Seat}
+		}
+		rec.Begin(id, e.Capacity, held)
+	}
+	return nil
 }

@@ -187,6 +187,7 @@ type answer struct {
 	replay  bool
 	seller  int
 	failure string
+	message string
 }
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
@@ -210,12 +211,13 @@ func (b *booker) book(event, buyer string, seat int, key string) answer {
 	var out struct {
 		ID     string `json:"id"`
 		Seat   int    `json:"seat"`
-		Seller int    `json:"seller"`
-		Error  string `json:"error"`
+		Seller  int    `json:"seller"`
+		Error   string `json:"error"`
+		Message string `json:"message"`
 	}
 	json.NewDecoder(resp.Body).Decode(&out)
 	return answer{status: resp.StatusCode, code: out.Error, id: out.ID, seat: out.Seat, seller: out.Seller,
-		replay: resp.Header.Get("Idempotent-Replayed") == "true"}
+		replay: resp.Header.Get("Idempotent-Replayed") == "true", message: out.Message}
 }
 
 // load sends n bookings from c concurrent clients and returns the answers.

@@ -227,6 +227,10 @@ func (s *seller) maybeStop(step string) {
 	}
 	s.stopped = true
 	syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	// The stop reaches this thread asynchronously (the kernel may wake
+	// another thread of the process to take it): wait here for it, so
+	// that nothing after this point runs before the stop.
+	time.Sleep(100 * time.Millisecond)
 }
 
 func (s *seller) maybeCrash(step string) {

@@ -209,8 +209,8 @@ func (b *booker) book(event, buyer string, seat int, key string) answer {
 	}
 	defer resp.Body.Close()
 	var out struct {
-		ID     string `json:"id"`
-		Seat   int    `json:"seat"`
+		ID      string `json:"id"`
+		Seat    int    `json:"seat"`
 		Seller  int    `json:"seller"`
 		Error   string `json:"error"`
 		Message string `json:"message"`

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,10 +326,11 @@ func TestHungSellerIsReplaced(t *testing.T) {
 	if a := b.book("demo", "x", 0, ""); a.status != 201 {
 		t.Fatalf("after replacing the hung seller: %+v", a)
 	}
-	// The sellers' own log lines, prefixed by booker with slot and pid.
-	want := "seller: time="
-	if log := b.log.String(); !strings.Contains(log, want) || !strings.Contains(log, "slot=1 pid=") {
-		t.Fatalf("seller output not in booker's log with slot and pid:\n%s", tail(log, 10))
+	// The sellers' own log lines are records of booker's log, with the
+	// seller's slot and pid, not records nested in booker's.
+	log := b.log.String()
+	if !regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="seller ready" data_dir=.* slot=1 .*pid=\d+$`).MatchString(log) || strings.Contains(log, `msg="seller: time=`) {
+		t.Fatalf("seller output not in booker's log as records with slot and pid:\n%s", tail(log, 10))
 	}
 	b.stop()
 }

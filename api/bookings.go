@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,41 +37,50 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	event := r.PathValue("id")
 	req, err := bookingRequest(w, r, event)
 	if err != nil {
-		s.cfg.Observer.Booking(s.eventLabel(event, ""), "invalid")
+		s.cfg.Observer.Booking(s.eventLabel(event, "invalid"), "invalid")
 		writeDecodeError(w, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
-	res, code := s.submit(r.Context(), req)
-	if res != nil && res.Code == ipc.CodeSellersDied {
-		res, code = s.settle(r.Context(), req, res)
+	res, err := s.submit(r.Context(), req)
+	label := "confirmed"
+	if err != nil {
+		_, _, label, _ = answerFor(err)
 	}
-	if res != nil && res.Code == ipc.CodeTornRead {
+	if errors.Is(err, ticket.ErrTornRead) {
 		s.cfg.Observer.TornRead(event)
 	}
-	s.cfg.Observer.Booking(s.eventLabel(event, code), code)
-	if h := s.cfg.History; h != nil {
-		op := history.Op{Kind: "book", Call: call.UnixNano(), Return: time.Now().UnixNano(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat,
-			Result: history.Outcome(code), Seller: -1, Committer: -1}
-		if res != nil {
-			op.CSStart, op.CSEnd, op.CSLocked, op.Committer = res.Start, res.End, res.Locked, res.Slot
-			if res.Booking != nil {
-				op.Booked, op.Seller, op.Replayed = res.Booking.Seat, res.Booking.Seller, res.Replayed
-			}
-		}
-		h.Record(op)
-	}
-	if code != "confirmed" {
-		s.writeBookingError(w, code, res)
+	s.cfg.Observer.Booking(s.eventLabel(event, label), label)
+	s.record(history.Op{Kind: "book", Call: call.UnixNano(), Event: event, ID: req.ID, Buyer: req.Buyer, Seat: req.Seat,
+		Result: history.Outcome(label)}, res)
+	if err != nil {
+		s.writeErr(w, err)
 		return
 	}
 	b := res.Booking
 	s.cfg.Ledger.Confirm(event, b.ID, b.Seat)
 	w.Header().Set("Location", "/v1/events/"+event+"/bookings/"+b.ID)
-	if res.Replayed && key != "" {
+	if res.Replayed && r.Header.Get("Idempotency-Key") != "" {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, http.StatusCreated, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+	writeJSON(w, http.StatusCreated, viewOfBooking(event, b))
+}
+
+// record adds an answered booking to the history, if one is recorded,
+// with the facts of the seller's commit when one answered.
+func (s *Server) record(op history.Op, res *ipc.Result) {
+	h := s.cfg.History
+	if h == nil {
+		return
+	}
+	op.Return = time.Now().UnixNano()
+	op.Seller, op.Committer = -1, -1
+	if res != nil {
+		op.CSStart, op.CSEnd, op.CSLocked, op.Committer = res.Start, res.End, res.Locked, res.Slot
+		if res.Err == nil {
+			op.Booked, op.Seller, op.Replayed = res.Booking.Seat, res.Booking.Seller, res.Replayed
+		}
+	}
+	h.Record(op)
 }
 
 // eventLabel is the metrics label for a booking answer: the event when it
@@ -109,7 +119,7 @@ func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.R
 	if body.Buyer == nil || !ticket.ValidBuyer(*body.Buyer) {
 		return bad(`"buyer" must be a non-empty UTF-8 string of at most ` + strconv.Itoa(ticket.MaxBuyer) + " bytes")
 	}
-	req := ipc.Request{Event: event, Buyer: *body.Buyer}
+	req := ipc.Request{Event: event, Request: ticket.Request{Buyer: *body.Buyer}}
 	if body.Seat != nil {
 		if *body.Seat < 1 {
 			return bad(`"seat" must be a seat number from 1 to the capacity`)
@@ -133,104 +143,49 @@ func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.R
 	return req, nil
 }
 
-// submit queues the request and returns the seller's result with the
-// result label of booker_bookings_total.
-func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, string) {
+// submit queues the request and returns the seller's result, or the
+// error that stands for it. When every seller that held the request died,
+// the store tells what became of it (settle).
+func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.BookingTimeout)
 	defer cancel()
 	res, err := s.cfg.Queue.Submit(ctx, req)
-	switch {
-	case errors.Is(err, supervisor.ErrOverloaded), errors.Is(err, supervisor.ErrStopping):
-		return nil, "overloaded"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return nil, "timeout"
-	case err != nil:
-		return nil, "error"
+	if errors.Is(err, supervisor.ErrSellersDied) {
+		return s.settle(ctx, req, err)
 	}
-	switch res.Code {
-	case ipc.CodeOK:
-		return res, "confirmed"
-	case ipc.CodeSoldOut, ipc.CodeSeatTaken, ipc.CodeCancelled:
-		return res, res.Code
-	case ipc.CodeInvalid, ipc.CodeKeyReused, ipc.CodeNoEvent:
-		return res, "invalid"
-	case ipc.CodeLockTimeout, ipc.CodeExpired:
-		return res, "timeout"
-	}
-	return res, "error"
+	return res, err
 }
 
 // settle finds out what became of a request whose sellers all died. Its
 // id was chosen before the first attempt and every seller that held it
 // is dead or fenced off, so the store tells: a booking under that id
 // (its lookup waits, under the event's lock, for any commit still
-// holding it) is the answer, the id's absence means it was not booked.
-// Only when the store cannot be read is the outcome unknown.
-func (s *Server) settle(ctx context.Context, req ipc.Request, died *ipc.Result) (*ipc.Result, string) {
-	b, err := s.cfg.Store.Lookup(ctx, req.Event, req.ID)
+// holding it) is the answer, the id's absence means it was not booked
+// (died). Only when the store cannot be read is the outcome unknown.
+func (s *Server) settle(ctx context.Context, req ipc.Request, died error) (*ipc.Result, error) {
+	b, err := s.cfg.Store.Lookup(context.WithoutCancel(ctx), req.Event, req.ID)
 	switch {
 	case err == nil && b.Fingerprint == req.Fingerprint:
-		return &ipc.Result{Code: ipc.CodeOK, Slot: -1, Booking: &ipc.Booking{ID: b.ID, Event: req.Event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller}}, "confirmed"
-	case errors.Is(err, ticket.ErrCancelled):
-		return &ipc.Result{Code: ipc.CodeCancelled, Slot: -1}, "cancelled"
-	case errors.Is(err, ticket.ErrNoBooking):
-		return died, "error"
-	}
-	if err == nil {
+		return &ipc.Result{Slot: -1, Result: ticket.Result{Booking: b}}, nil
+	case err == nil:
 		err = errors.New("the id holds a booking of another request")
+	case errors.Is(err, ticket.ErrCancelled):
+		// As a booking of a cancelled id answers (not as a lookup).
+		return nil, fmt.Errorf("%w: %s in %s", ticket.ErrCancelled, req.ID, req.Event)
+	case errors.Is(err, ticket.ErrNoBooking):
+		return nil, died
 	}
-	return &ipc.Result{Code: codeUnknown, Slot: -1, Message: err.Error()}, "error"
-}
-
-// codeUnknown is settle's result code when the store could not be read.
-const codeUnknown = "outcome_unknown"
-
-func (s *Server) writeBookingError(w http.ResponseWriter, code string, res *ipc.Result) {
-	msg := ""
-	if res != nil {
-		msg = res.Message
-	}
-	switch {
-	case code == "overloaded":
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "overloaded", "booking queue is full or booker is shutting down; retry later")
-	case code == "timeout":
-		writeError(w, http.StatusGatewayTimeout, "timeout", "no seller answered in time; retry with an Idempotency-Key to book at most once "+msg)
-	case res == nil:
-		writeError(w, http.StatusInternalServerError, "internal_error", "booking failed")
-	case res.Code == ipc.CodeSoldOut:
-		writeError(w, http.StatusConflict, "sold_out", msg)
-	case res.Code == ipc.CodeSeatTaken:
-		writeError(w, http.StatusConflict, "seat_taken", msg)
-	case res.Code == ipc.CodeCancelled:
-		writeError(w, http.StatusGone, "booking_cancelled", "the booking this Idempotency-Key made was cancelled; it is not booked again")
-	case res.Code == ipc.CodeNoEvent:
-		writeError(w, http.StatusNotFound, "event_not_found", msg)
-	case res.Code == ipc.CodeKeyReused:
-		writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
-	case res.Code == ipc.CodeInvalid:
-		writeError(w, http.StatusBadRequest, "invalid_request", msg)
-	case res.Code == ipc.CodeSellersDied:
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "sellers_failed", "not booked: "+msg+"; it is not in the ticket store, so a retry books it at most once")
-	case res.Code == codeUnknown:
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "outcome_unknown", "the sellers that held this request died and the ticket store could not tell whether it was booked ("+
-			msg+"); a retry with the same Idempotency-Key books it at most once")
-	default:
-		s.cfg.Log.Error("booking failed", "code", res.Code, "message", msg)
-		writeError(w, http.StatusInternalServerError, "internal_error", msg)
-	}
+	return nil, fmt.Errorf("%w (%v)", errOutcomeUnknown, err)
 }
 
 func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 	event, id := r.PathValue("id"), r.PathValue("booking")
 	b, err := s.cfg.Store.Lookup(r.Context(), event, id)
 	if err != nil {
-		s.writeStoreError(w, err)
+		s.writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+	writeJSON(w, http.StatusOK, viewOfBooking(event, b))
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
@@ -251,8 +206,13 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 		h.Record(op)
 	}
 	if err != nil {
-		s.writeStoreError(w, err)
+		s.writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller})
+	writeJSON(w, http.StatusOK, viewOfBooking(event, b))
+}
+
+// viewOfBooking is a booking as the API shows it.
+func viewOfBooking(event string, b ticket.Booking) bookingView {
+	return bookingView{ID: b.ID, Event: event, Seat: b.Seat, Buyer: b.Buyer, Seller: b.Seller}
 }

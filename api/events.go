@@ -37,7 +37,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.cfg.Store.Create(r.Context(), *body.ID, *body.Capacity)
 	if err != nil {
-		s.writeStoreError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/events/"+e.ID)
@@ -47,14 +47,14 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	ids, err := s.cfg.Store.List()
 	if err != nil {
-		s.writeStoreError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	out := make([]eventView, 0, len(ids))
 	for _, id := range ids {
 		capacity, sold, err := s.cfg.Store.Count(r.Context(), id)
 		if err != nil {
-			s.writeStoreError(w, err)
+			s.writeErr(w, err)
 			return
 		}
 		out = append(out, countView(id, capacity, sold))
@@ -66,7 +66,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	capacity, sold, err := s.cfg.Store.Count(r.Context(), id)
 	if err != nil {
-		s.writeStoreError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, countView(id, capacity, sold))
@@ -77,7 +77,7 @@ func (s *Server) auditEvent(w http.ResponseWriter, r *http.Request) {
 	mark := s.cfg.Ledger.Mark()
 	e, err := s.cfg.Store.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeStoreError(w, err)
+		s.writeErr(w, err)
 		return
 	}
 	rep := s.cfg.Ledger.Check(e, mark)

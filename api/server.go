@@ -212,25 +212,6 @@ func writeDecodeError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 }
 
-// writeStoreError answers a ticket store error.
-func (s *Server) writeStoreError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ticket.ErrNoEvent):
-		writeError(w, http.StatusNotFound, "event_not_found", err.Error())
-	case errors.Is(err, ticket.ErrNoBooking):
-		writeError(w, http.StatusNotFound, "booking_not_found", err.Error())
-	case errors.Is(err, ticket.ErrEventExists):
-		writeError(w, http.StatusConflict, "event_exists", err.Error())
-	case errors.Is(err, ticket.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
-	case errors.Is(err, ticket.ErrLockTimeout), errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, "timeout", err.Error())
-	default:
-		s.cfg.Log.Error("ticket store", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
-	}
-}
-
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

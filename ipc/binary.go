@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/bookerhq/booker/ticket"
 )
 
 // The hot messages, Request and Result, are encoded in binary rather than
@@ -39,7 +41,7 @@ func (r *Request) appendBinary(b []byte) []byte {
 
 func (r *Result) appendBinary(b []byte) []byte {
 	var flags byte
-	if r.Booking != nil {
+	if r.Err == nil {
 		flags |= flagBooking
 	}
 	if r.Replayed {
@@ -51,17 +53,19 @@ func (r *Result) appendBinary(b []byte) []byte {
 	if r.Locked {
 		flags |= flagLocked
 	}
+	code, message := encodeErr(r.Err)
 	b = binary.AppendUvarint(b, r.Seq)
 	b = binary.AppendVarint(b, int64(r.Slot))
-	b = appendString(b, r.Code)
-	b = appendString(b, r.Message)
+	b = appendString(b, code)
+	b = appendString(b, message)
 	b = append(b, flags)
-	if bk := r.Booking; bk != nil {
+	if r.Err == nil {
+		bk := &r.Booking
 		b = appendString(b, bk.ID)
-		b = appendString(b, bk.Event)
 		b = binary.AppendVarint(b, int64(bk.Seat))
 		b = appendString(b, bk.Buyer)
 		b = binary.AppendVarint(b, int64(bk.Seller))
+		b = appendString(b, bk.Fingerprint)
 	}
 	b = binary.AppendVarint(b, int64(r.Batch))
 	b = binary.AppendVarint(b, int64(r.Wait))
@@ -152,13 +156,10 @@ func (d *decoder) end() error {
 
 func (r *Request) decodeBinary(b []byte) error {
 	d := decoder{b: b}
-	*r = Request{
-		Seq:   d.uvarint(),
-		Event: d.string(),
-		ID:    d.string(),
-		Buyer: d.string(),
-		Seat:  d.int(),
-	}
+	*r = Request{Seq: d.uvarint(), Event: d.string()}
+	r.ID = d.string()
+	r.Buyer = d.string()
+	r.Seat = d.int()
 	r.Fingerprint = d.string()
 	r.Deadline = d.varint()
 	return d.end()
@@ -166,13 +167,15 @@ func (r *Request) decodeBinary(b []byte) error {
 
 func (r *Result) decodeBinary(b []byte) error {
 	d := decoder{b: b}
-	*r = Result{Seq: d.uvarint(), Slot: d.int(), Code: d.string(), Message: d.string()}
+	*r = Result{Seq: d.uvarint(), Slot: d.int()}
+	code, message := d.string(), d.string()
 	flags := d.byte()
-	if flags&^flagsKnown != 0 {
+	if flags&^flagsKnown != 0 || (flags&flagBooking != 0) != (code == codeOK) {
 		return errBinary
 	}
+	r.Err = decodeErr(code, message)
 	if flags&flagBooking != 0 {
-		r.Booking = &Booking{ID: d.string(), Event: d.string(), Seat: d.int(), Buyer: d.string(), Seller: d.int()}
+		r.Booking = ticket.Booking{ID: d.string(), Seat: d.int(), Buyer: d.string(), Seller: d.int(), Fingerprint: d.string()}
 	}
 	r.Replayed, r.Lead, r.Locked = flags&flagReplayed != 0, flags&flagLead != 0, flags&flagLocked != 0
 	r.Batch = d.int()

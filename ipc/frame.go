@@ -8,14 +8,15 @@
 //
 //	offset size field
 //	0      2    magic "BK" (0x42 0x4B)
-//	2      1    protocol version (Version, currently 2)
+//	2      1    protocol version (Version, currently 3)
 //	3      1    message type (TypeHello ... TypeHeartbeat)
 //	4      4    payload length, big-endian uint32, at most MaxFrame
 //	8      n    payload: the message's fields
 //
 // Hello, Welcome, Ready and Heartbeat payloads are one JSON object with
 // the fields' json names. Request and Result, one of each per booking,
-// are binary (version 2; version 1 had them in JSON too): their fields in
+// are binary (since version 2; version 3 carries a ticket.Booking without
+// the event, with its fingerprint): their fields in
 // the order below, where uv is an unsigned varint, v a signed (zig-zag)
 // varint as in encoding/binary, str a uv length followed by the bytes,
 // and flags one byte:
@@ -23,7 +24,7 @@
 //	Request  seq uv, event str, id str, buyer str, seat v, fp str, deadline v
 //	Result   seq uv, slot v, code str, message str,
 //	         flags (1 booking, 2 replayed, 4 lead, 8 locked),
-//	         [booking: id str, event str, seat v, buyer str, seller v],
+//	         [booking, when code is "ok": id str, seat v, buyer str, seller v, fp str],
 //	         batch v, wait v (ns), hold v (ns), start v, end v (Unix ns)
 //
 // A frame with a wrong magic, an unknown version or type, an oversized
@@ -64,7 +65,7 @@ import (
 )
 
 // Version is the protocol version this package speaks.
-const Version = 2
+const Version = 3
 
 // MaxFrame is the largest payload accepted, in bytes.
 const MaxFrame = 1 << 20

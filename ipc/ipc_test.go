@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/bookerhq/booker/ticket"
 )
 
 func pipe(t *testing.T) (*Conn, *Conn) {
@@ -41,9 +44,11 @@ func TestRoundTrip(t *testing.T) {
 		&Hello{Slot: 2, PID: 42, Version: "v1"},
 		&Welcome{Slot: 2, DataDir: "/d", Mode: "race", RaceWindow: 2 * time.Millisecond, Fsync: true, Window: 8, MaxBatch: 64, Heartbeat: time.Second},
 		&Ready{},
-		&Request{Seq: 7, Event: "demo", ID: "b-1", Buyer: "ä\"", Seat: 3, Fingerprint: "fp", Deadline: 99},
-		&Result{Seq: 7, Code: CodeOK, Booking: &Booking{ID: "b-1", Event: "demo", Seat: 3, Buyer: "x", Seller: 2}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true},
-		&Result{Seq: 8, Slot: -1, Code: CodeExpired, Message: "the client gave up", Replayed: true, Lead: true, Start: -5, End: 1 << 62},
+		&Request{Seq: 7, Event: "demo", Request: ticket.Request{ID: "b-1", Buyer: "ä\"", Seat: 3, Fingerprint: "fp"}, Deadline: 99},
+		&Result{Seq: 7, Result: ticket.Result{Booking: ticket.Booking{ID: "b-1", Seat: 3, Buyer: "x", Seller: 2, Fingerprint: "f"}}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true},
+		&Result{Seq: 8, Slot: -1, Result: ticket.Result{Err: fmt.Errorf("%w: of this request", ErrExpired), Replayed: true}, Lead: true, Start: -5, End: 1 << 62},
+		&Result{Seq: 9, Result: ticket.Result{Err: fmt.Errorf("%w: seat 3 of demo", ticket.ErrSeatTaken)}},
+		&Result{Seq: 10, Result: ticket.Result{Err: errors.New("disk on fire")}},
 		&Request{},
 		&Heartbeat{Time: 123, Metrics: "# HELP x\n"},
 	}
@@ -58,6 +63,17 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// An error crosses the socket as its code and message: it reads
+		// the same and is the same sentinel.
+		if r, ok := want.(*Result); ok && r.Err != nil {
+			g := got.(*Result)
+			if g.Err == nil || g.Err.Error() != r.Err.Error() || !sameSentinel(g.Err, r.Err) {
+				t.Fatalf("error %v crossed as %v", r.Err, g.Err)
+			}
+			w := *r
+			w.Err = g.Err
+			want = &w
+		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("got %#v, want %#v", got, want)
 		}
@@ -65,6 +81,17 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := b.Recv(); err != io.EOF {
 		t.Fatalf("after CloseWrite: %v, want io.EOF", err)
 	}
+}
+
+// sameSentinel reports whether two errors are the same sentinel of the
+// codes table, or both none of them.
+func sameSentinel(a, b error) bool {
+	for _, c := range codes {
+		if errors.Is(a, c.err) != errors.Is(b, c.err) {
+			return false
+		}
+	}
+	return true
 }
 
 func frame(magic0 byte, version, typ byte, length uint32, payload string) []byte {
@@ -94,13 +121,14 @@ func TestMalformedFrames(t *testing.T) {
 		"wrong types":    frame('B', Version, byte(TypeHello), 14, `{"slot":"one"}`),
 		"trailing bytes": frame('B', Version, byte(TypeReady), 4, `{}{}`),
 		// Binary payloads (Request, Result).
-		"request truncated":       frame('B', Version, byte(TypeRequest), 3, "\x01\x04de"),
-		"request string too long": frame('B', Version, byte(TypeRequest), 4, "\x01\x7fab"),
-		"request trailing":        binFrame(TypeRequest, (&Request{Seq: 1, Event: "e"}).appendBinary(nil), 0),
-		"request seat overflow":   binFrame(TypeRequest, (&Request{Seq: 1, Seat: 1 << 40}).appendBinary(nil)),
-		"result unknown flag":     binFrame(TypeResult, []byte{1, 0, 0, 0, 0x80, 0, 0, 0, 0, 0}),
-		"result truncated":        binFrame(TypeResult, (&Result{Seq: 1, Booking: &Booking{ID: "b"}}).appendBinary(nil)[:6]),
-		"result empty":            binFrame(TypeResult, nil),
+		"request truncated":         frame('B', Version, byte(TypeRequest), 3, "\x01\x04de"),
+		"request string too long":   frame('B', Version, byte(TypeRequest), 4, "\x01\x7fab"),
+		"request trailing":          binFrame(TypeRequest, (&Request{Seq: 1, Event: "e"}).appendBinary(nil), 0),
+		"request seat overflow":     binFrame(TypeRequest, (&Request{Seq: 1, Request: ticket.Request{Seat: 1 << 40}}).appendBinary(nil)),
+		"result ok without booking": binFrame(TypeResult, []byte{1, 0, 2, 'o', 'k', 0, 0, 0, 0, 0, 0, 0}),
+		"result unknown flag":       binFrame(TypeResult, []byte{1, 0, 0, 0, 0x80, 0, 0, 0, 0, 0}),
+		"result truncated":          binFrame(TypeResult, (&Result{Seq: 1, Result: ticket.Result{Booking: ticket.Booking{ID: "b"}}}).appendBinary(nil)[:6]),
+		"result empty":              binFrame(TypeResult, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := readFrame(bytes.NewReader(data), make([]byte, headerSize), nil)
@@ -117,8 +145,9 @@ func TestMalformedFrames(t *testing.T) {
 func FuzzReadFrame(f *testing.F) {
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	writeFrame(w, &Request{Seq: 1, Event: "demo", ID: "b", Buyer: "x"}, nil)
-	writeFrame(w, &Result{Seq: 1, Code: CodeOK, Booking: &Booking{ID: "b", Event: "demo", Seat: 2}, Lead: true, Wait: 5}, nil)
+	writeFrame(w, &Request{Seq: 1, Event: "demo", Request: ticket.Request{ID: "b", Buyer: "x"}}, nil)
+	writeFrame(w, &Result{Seq: 1, Result: ticket.Result{Booking: ticket.Booking{ID: "b", Seat: 2}}, Lead: true, Wait: 5}, nil)
+	writeFrame(w, &Result{Seq: 2, Result: ticket.Result{Err: ticket.ErrSoldOut}}, nil)
 	writeFrame(w, &Hello{Slot: -1, PID: 1}, nil)
 	w.Flush()
 	f.Add(buf.Bytes())
@@ -217,7 +246,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				return
 			}
 			r := m.(*Request)
-			c.Send(&Result{Seq: r.Seq, Code: CodeOK, Booking: &Booking{ID: r.ID, Event: r.Event, Seat: 1, Buyer: r.Buyer}, Lead: true, Batch: 1})
+			c.Send(&Result{Seq: r.Seq, Result: ticket.Result{Booking: ticket.Booking{ID: r.ID, Seat: 1, Buyer: r.Buyer}}, Lead: true, Batch: 1})
 		}
 	}()
 	nc, err := net.Dial("unix", path)
@@ -228,7 +257,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	defer c.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := c.Send(&Request{Seq: uint64(i), Event: "demo", ID: "b-0123456789abcdef0123", Buyer: "buyer-1-42"}); err != nil {
+		if err := c.Send(&Request{Seq: uint64(i), Event: "demo", Request: ticket.Request{ID: "b-0123456789abcdef0123", Buyer: "buyer-1-42"}}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := c.Recv(); err != nil {

@@ -1,6 +1,10 @@
 package ipc
 
-import "time"
+import (
+	"time"
+
+	"github.com/bookerhq/booker/ticket"
+)
 
 // Hello is the seller's first message.
 type Hello struct {
@@ -35,72 +39,39 @@ type Welcome struct {
 // Ready says the seller's store is open and it takes requests.
 type Ready struct{}
 
-// Request asks the seller to book a seat.
+// Request asks the seller to book a seat of an event: a ticket.Request
+// (its Seller is set by the seller that commits it) with the envelope
+// booker needs.
 type Request struct {
 	// Seq identifies the request on this connection; its Result echoes it.
-	Seq uint64 `json:"seq"`
-	// Event, ID, Buyer, Seat and Fingerprint are those of ticket.Request.
-	Event       string `json:"event"`
-	ID          string `json:"id"`
-	Buyer       string `json:"buyer"`
-	Seat        int    `json:"seat,omitempty"`
-	Fingerprint string `json:"fp,omitempty"`
+	Seq uint64
+	// Event is the event to book.
+	Event string
+	ticket.Request
 	// Deadline (Unix nanoseconds) after which the client has been answered
 	// already: the seller does not start a commit for it after this.
-	Deadline int64 `json:"deadline,omitempty"`
+	Deadline int64
 }
 
-// Result codes.
-const (
-	CodeOK          = "ok"
-	CodeSoldOut     = "sold_out"
-	CodeSeatTaken   = "seat_taken"
-	CodeInvalid     = "invalid"
-	CodeKeyReused   = "key_reused"
-	CodeCancelled   = "cancelled"
-	CodeNoEvent     = "event_not_found"
-	CodeLockTimeout = "lock_timeout"
-	CodeExpired     = "expired"
-	CodeTornRead    = "torn_read"
-	// CodeSellersDied: booker answers it itself when every seller that
-	// held a request died (Supervisor's MaxAttempts); whether it was
-	// committed is for the store to tell.
-	CodeSellersDied = "sellers_died"
-	CodeError       = "error"
-)
-
-// Result answers one Request.
+// Result answers one Request: a ticket.Result (the booking, or in Err
+// the reason there is none: a ticket sentinel or ErrExpired, carried on
+// the wire as a code, see codes.go) and the facts of the commit.
 type Result struct {
-	Seq uint64 `json:"seq"`
+	Seq uint64
 	// Slot is the slot of the seller that answered.
-	Slot int `json:"slot"`
-	// Code is CodeOK or the reason for failure; Message explains it.
-	Code    string `json:"code"`
-	Message string `json:"message,omitempty"`
-	// Booking is the confirmed booking when Code is CodeOK.
-	Booking *Booking `json:"booking,omitempty"`
-	// Replayed reports the booking id was already in the ticket file.
-	Replayed bool `json:"replayed,omitempty"`
+	Slot int
+	ticket.Result
 	// Commit facts, for metrics and timelines: the batch the request was
 	// committed in, the lock wait and hold of that commit, and the
 	// critical section's start and end (Unix nanoseconds). Lead marks the
 	// first result of each commit, so a commit is counted once.
-	Lead   bool          `json:"lead,omitempty"`
-	Batch  int           `json:"batch,omitempty"`
-	Wait   time.Duration `json:"wait,omitempty"`
-	Hold   time.Duration `json:"hold,omitempty"`
-	Start  int64         `json:"start,omitempty"`
-	End    int64         `json:"end,omitempty"`
-	Locked bool          `json:"locked,omitempty"`
-}
-
-// Booking is a confirmed booking as carried over the socket.
-type Booking struct {
-	ID     string `json:"id"`
-	Event  string `json:"event"`
-	Seat   int    `json:"seat"`
-	Buyer  string `json:"buyer"`
-	Seller int    `json:"seller"`
+	Lead   bool
+	Batch  int
+	Wait   time.Duration
+	Hold   time.Duration
+	Start  int64
+	End    int64
+	Locked bool
 }
 
 // Heartbeat proves the sender is alive. From a seller it may carry the

@@ -62,7 +62,7 @@ func New(mode ticket.Mode, version string) *Metrics {
 		mode: string(mode),
 		bookings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "booker_bookings_total",
-			Help: "Booking requests answered, by event and result (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded, timeout, error).",
+			Help: "Booking requests answered, by event and result (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded, timeout, client_closed, error).",
 		}, []string{"event", "result"}),
 		oversold: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "booker_oversold_tickets",
@@ -187,7 +187,7 @@ func (m *Metrics) SellerMetrics(slot int, text string) {
 // InitEvent creates an event's booking series at zero, so that rates and
 // alerts work before the first booking of each result.
 func (m *Metrics) InitEvent(event string) {
-	for _, r := range []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "timeout", "error"} {
+	for _, r := range []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "timeout", "client_closed", "error"} {
 		m.bookings.WithLabelValues(event, r)
 	}
 }

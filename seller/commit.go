@@ -80,7 +80,7 @@ func splitExpired(reqs []*ipc.Request) (live []*ipc.Request, late []ipc.Message)
 	now := time.Now().UnixNano()
 	for _, r := range reqs {
 		if r.Deadline != 0 && now > r.Deadline {
-			late = append(late, &ipc.Result{Seq: r.Seq, Slot: -1, Code: ipc.CodeExpired, Message: "the client gave up before the commit"})
+			late = append(late, &ipc.Result{Seq: r.Seq, Slot: -1, Result: ticket.Result{Err: ipc.ErrExpired}})
 		} else {
 			live = append(live, r)
 		}
@@ -108,8 +108,11 @@ func (s *seller) commit(ctx context.Context, b *batcher, event string, group []*
 	return nil
 }
 
+// toTicket returns the ticket request of r, committed by this seller.
 func (s *seller) toTicket(r *ipc.Request) ticket.Request {
-	return ticket.Request{ID: r.ID, Buyer: r.Buyer, Seat: r.Seat, Seller: s.w.Slot, Fingerprint: r.Fingerprint}
+	req := r.Request
+	req.Seller = s.w.Slot
+	return req
 }
 
 // commitEvent commits one event's requests and returns their results. It
@@ -157,16 +160,10 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 			End:    c.End.UnixNano(),
 			Locked: s.store.Mode() == ticket.Locked,
 		}
-		rerr := err
-		if rerr == nil {
-			rerr = res[i].Err
-		}
-		if rerr == nil {
-			bk := res[i].Booking
-			m.Code, m.Replayed = ipc.CodeOK, res[i].Replayed
-			m.Booking = &ipc.Booking{ID: bk.ID, Event: event, Seat: bk.Seat, Buyer: bk.Buyer, Seller: bk.Seller}
+		if err != nil {
+			m.Err = err
 		} else {
-			m.Code, m.Message = code(rerr), rerr.Error()
+			m.Result = res[i]
 		}
 		out[i] = m
 	}
@@ -174,27 +171,4 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 		s.log.Error("ticket file is corrupt; refusing to touch it", "event", event, "err", err)
 	}
 	return append(out, late...), nil
-}
-
-// code maps a ticket error to a result code.
-func code(err error) string {
-	switch {
-	case errors.Is(err, ticket.ErrTornRead):
-		return ipc.CodeTornRead
-	case errors.Is(err, ticket.ErrCancelled):
-		return ipc.CodeCancelled
-	case errors.Is(err, ticket.ErrSoldOut):
-		return ipc.CodeSoldOut
-	case errors.Is(err, ticket.ErrSeatTaken):
-		return ipc.CodeSeatTaken
-	case errors.Is(err, ticket.ErrInvalid):
-		return ipc.CodeInvalid
-	case errors.Is(err, ticket.ErrKeyReused):
-		return ipc.CodeKeyReused
-	case errors.Is(err, ticket.ErrNoEvent):
-		return ipc.CodeNoEvent
-	case errors.Is(err, ticket.ErrLockTimeout):
-		return ipc.CodeLockTimeout
-	}
-	return ipc.CodeError
 }

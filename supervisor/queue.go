@@ -2,17 +2,19 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/ticket"
 )
 
 // job is one request on its way to a seller and back.
 type job struct {
 	req       ipc.Request
-	done      chan *ipc.Result // buffered 1; receives exactly one result
+	done      chan *ipc.Result // buffered 1; receives exactly one result (its Err may be ErrSellersDied)
 	once      sync.Once
 	abandoned atomic.Bool // the client stopped waiting
 	attempts  int         // sellers that died holding it; guarded by the conn that holds it
@@ -29,9 +31,12 @@ func (j *job) finish(r *ipc.Result) {
 
 // Submit queues a booking request and waits for its result. The request's
 // ID must be set: it makes a retry after a seller's death exactly-once.
-// It returns ErrOverloaded at once when the queue is full, ErrStopping
-// during shutdown, and ctx's error when ctx ends first (the request may
-// still be committed later; a retry with the same ID finds it).
+// It returns the seller's result with a nil error for a booking, and
+// with its Err (a ticket sentinel, or ipc.ErrExpired) for a refusal. It
+// returns no result and ErrOverloaded at once when the queue is full,
+// ErrStopping during shutdown, ErrSellersDied when the sellers that held
+// it died, and ctx's error when ctx ends first (the request may still be
+// committed later; a retry with the same ID finds it).
 func (s *Supervisor) Submit(ctx context.Context, req ipc.Request) (*ipc.Result, error) {
 	if s.stopping.Load() {
 		return nil, ErrStopping
@@ -48,7 +53,10 @@ func (s *Supervisor) Submit(ctx context.Context, req ipc.Request) (*ipc.Result, 
 	s.route(j)
 	select {
 	case r := <-j.done:
-		return r, nil
+		if errors.Is(r.Err, ErrSellersDied) {
+			return nil, r.Err
+		}
+		return r, r.Err
 	case <-ctx.Done():
 		j.abandoned.Store(true)
 		return nil, ctx.Err()
@@ -133,14 +141,12 @@ func (s *Supervisor) dropRouting(c *sellerConn) {
 // first. The caller has made sure the seller can commit none of them any
 // more (it is killed, or fenced off by its closed connection). A request
 // whose sellers died MaxAttempts times is not sent again (it may be what
-// kills them): it is answered CodeSellersDied, and the caller of Submit
-// asks the store whether one of the attempts committed it.
+// kills them): Submit returns ErrSellersDied for it.
 func (s *Supervisor) requeue(jobs []*job) {
 	for _, j := range jobs {
 		j.attempts++
 		if j.attempts >= s.cfg.MaxAttempts {
-			j.finish(&ipc.Result{Slot: -1, Code: ipc.CodeSellersDied,
-				Message: fmt.Sprintf("the %d sellers that held this request died", j.attempts)})
+			j.finish(&ipc.Result{Slot: -1, Result: ticket.Result{Err: fmt.Errorf("%w: %d in a row", ErrSellersDied, j.attempts)}})
 			continue
 		}
 		select {
@@ -181,7 +187,7 @@ func (c *sellerConn) next() *job {
 // its client has given up.
 func usable(j *job) bool {
 	if j.abandoned.Load() {
-		j.finish(&ipc.Result{Code: ipc.CodeExpired, Message: "the client gave up before the request was sent"})
+		j.finish(&ipc.Result{Slot: -1, Result: ticket.Result{Err: fmt.Errorf("%w (before the request was sent)", ipc.ErrExpired)}})
 		return false
 	}
 	return true

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/ticket"
 )
 
 // fakeSeller connects to s as a hand-started seller and completes the
@@ -54,7 +55,7 @@ func recvRequest(conn *ipc.Conn, d time.Duration) (*ipc.Request, error) {
 }
 
 func answer(conn *ipc.Conn, r *ipc.Request) error {
-	return conn.Send(&ipc.Result{Seq: r.Seq, Code: ipc.CodeOK, Booking: &ipc.Booking{ID: r.ID, Event: r.Event, Seat: 1, Buyer: r.Buyer}})
+	return conn.Send(&ipc.Result{Seq: r.Seq, Result: ticket.Result{Booking: ticket.Booking{ID: r.ID, Seat: 1, Buyer: r.Buyer}}})
 }
 
 // A seller holding nothing gets a request at once; requests that arrive
@@ -76,9 +77,9 @@ func TestRequestsWaitForTheSellersAnswers(t *testing.T) {
 
 	errs := make(chan error, 6)
 	submit := func(i int) {
-		res, err := s.Submit(context.Background(), ipc.Request{Event: "ev", ID: fmt.Sprintf("b-%d", i), Buyer: "x"})
-		if err == nil && res.Code != ipc.CodeOK {
-			err = fmt.Errorf("request %d: %s", i, res.Code)
+		res, err := s.Submit(context.Background(), ipc.Request{Event: "ev", Request: ticket.Request{ID: fmt.Sprintf("b-%d", i), Buyer: "x"}})
+		if err == nil && res.Booking.ID != fmt.Sprintf("b-%d", i) {
+			err = fmt.Errorf("request %d: booking %+v", i, res.Booking)
 		}
 		errs <- err
 	}

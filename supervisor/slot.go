@@ -1,14 +1,10 @@
 package supervisor
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os/exec"
 	"runtime"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -198,34 +194,3 @@ func exitReason(err error) string {
 	}
 	return "spawn_failed"
 }
-
-// lineLogger logs a seller's output line by line, prefixed with its slot
-// and pid.
-type lineLogger struct {
-	log  *slog.Logger
-	slot int
-	pid  atomic.Int64
-	buf  []byte
-}
-
-func (l *lineLogger) setPID(pid int) { l.pid.Store(int64(pid)) }
-
-// Write implements io.Writer; exec.Cmd calls it from one goroutine.
-func (l *lineLogger) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.log.Info("seller: "+string(l.buf[:i]), "slot", l.slot, "pid", l.pid.Load())
-		l.buf = l.buf[i+1:]
-	}
-	if len(l.buf) > 64<<10 { // a line without end: log it in pieces
-		l.log.Info("seller: "+string(l.buf), "slot", l.slot, "pid", l.pid.Load())
-		l.buf = l.buf[:0]
-	}
-	return len(p), nil
-}
-
-var _ io.Writer = (*lineLogger)(nil)

@@ -30,12 +30,18 @@ import (
 	"github.com/bookerhq/booker/ipc"
 )
 
-// Errors returned by Submit.
+// Errors returned by Submit, besides the ticket sentinels of a seller's
+// refusal and ipc.ErrExpired.
 var (
 	// ErrOverloaded is returned when the queue is full.
 	ErrOverloaded = errors.New("supervisor: queue full")
 	// ErrStopping is returned once Stop has begun.
 	ErrStopping = errors.New("supervisor: shutting down")
+	// ErrSellersDied is returned when MaxAttempts sellers died holding
+	// the request (it may be what kills them): it is not sent again.
+	// Every one of them is dead or fenced off, so whether one committed
+	// it is for the store to tell, under the request's id.
+	ErrSellersDied = errors.New("supervisor: the sellers that held the request died")
 )
 
 // Dispatch says how requests are spread over the sellers.
@@ -110,7 +116,7 @@ type Config struct {
 	MaxRestarts   int
 	RestartWindow time.Duration
 	// MaxAttempts is how many sellers may die holding one request before
-	// it is answered ipc.CodeSellersDied (3).
+	// Submit returns ErrSellersDied (3).
 	MaxAttempts int
 	// Observer, if set, receives metrics events.
 	Observer Observer

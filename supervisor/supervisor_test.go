@@ -51,17 +51,44 @@ func TestExitReason(t *testing.T) {
 	}
 }
 
-func TestLineLoggerPrefixesLines(t *testing.T) {
-	var buf strings.Builder
-	l := &lineLogger{log: slog.New(slog.NewTextHandler(&buf, nil)), slot: 2}
-	l.setPID(77)
-	l.Write([]byte("first line\nsecond "))
-	l.Write([]byte("line\npartial"))
-	out := buf.String()
-	if strings.Count(out, "slot=2 pid=77") != 2 || !strings.Contains(out, `"seller: first line"`) || !strings.Contains(out, `"seller: second line"`) {
-		t.Fatalf("log:\n%s", out)
-	}
-	if strings.Contains(out, "partial") {
-		t.Fatal("an unfinished line was logged")
+// A seller's output becomes records of booker's log: each JSON line its
+// own record, with the seller's slot and pid, in booker's text or json;
+// other lines as they are.
+func TestSellerLinesAreRecordsOfTheirOwn(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var buf strings.Builder
+			h := slog.Handler(slog.NewTextHandler(&buf, nil))
+			if format == "json" {
+				h = slog.NewJSONHandler(&buf, nil)
+			}
+			l := &lineLogger{log: slog.New(h), slot: 2}
+			l.setPID(77)
+			var seller strings.Builder
+			slog.New(slog.NewJSONHandler(&seller, nil)).Warn("seller ready", "mode", "locked", "window", 32)
+			rec := seller.String()
+			l.Write([]byte(rec[:10]))
+			l.Write([]byte(rec[10:] + "panic: boom\npartial"))
+			out := buf.String()
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || strings.Contains(out, "partial") {
+				t.Fatalf("want 2 records, got:\n%s", out)
+			}
+			want := []string{`msg="seller ready"`, "level=WARN", "mode=locked", "window=32", "slot=2", "pid=77"}
+			if format == "json" {
+				want = []string{`"msg":"seller ready"`, `"level":"WARN"`, `"mode":"locked"`, `"window":32`, `"slot":2`, `"pid":77`}
+			}
+			for _, w := range want {
+				if !strings.Contains(lines[0], w) {
+					t.Errorf("record %q lacks %s", lines[0], w)
+				}
+			}
+			if strings.Contains(lines[0], "{") && format == "text" {
+				t.Errorf("a record nested in a record: %s", lines[0])
+			}
+			if !strings.Contains(lines[1], "panic: boom") {
+				t.Errorf("plain output line: %s", lines[1])
+			}
+		})
 	}
 }

@@ -34,30 +34,17 @@ type Result struct {
 	Err error
 }
 
-// Book books one seat. The booking is durable when Book returns nil.
-func (s *Store) Book(ctx context.Context, event string, r Request) (Booking, Commit, error) {
-	res, c, err := s.BookBatch(ctx, event, []Request{r})
-	if err != nil {
-		return Booking{}, c, err
-	}
-	return res[0].Booking, c, res[0].Err
-}
-
-// BookBatch applies reqs in order under one lock acquisition and one
-// durable write (group commit) and returns one Result per request. An
-// error from BookBatch itself (no such event, lock timeout, corrupt file,
-// a failed write) means no request was committed. The bookings are
-// durable when BookBatch returns.
-func (s *Store) BookBatch(ctx context.Context, event string, reqs []Request) ([]Result, Commit, error) {
-	return s.BookGroup(ctx, event, reqs, nil)
-}
-
-// BookGroup is BookBatch whose batch can grow while it waits for the
-// lock: once the lock is held and the state is fresh, more (if not nil)
-// is called once and the requests it returns join the commit. The results
-// follow reqs and then the requests more returned. Taking the batch after
-// the wait, rather than before, lets a busy event commit many requests
-// per lock acquisition.
+// BookGroup applies reqs in order under one lock acquisition and one
+// durable write (group commit) and returns one Result per request. The
+// batch can grow while it waits for the lock: once the lock is held and
+// the state is fresh, more (if not nil) is called once and the requests
+// it returns join the commit. The results follow reqs and then the
+// requests more returned. Taking the batch after the wait, rather than
+// before, lets a busy event commit many requests per lock acquisition.
+// An error from BookGroup itself (no such event, lock timeout, corrupt
+// file, a failed write) means no request was committed; ErrNotDurable
+// means the outcome is unknown. The bookings are durable when BookGroup
+// returns.
 func (s *Store) BookGroup(ctx context.Context, event string, reqs []Request, more func() []Request) ([]Result, Commit, error) {
 	var results []Result
 	c, err := s.update(ctx, event, func(st *state) (*record, error) {

@@ -59,7 +59,7 @@ func TestCompactionBehindSurvivesInodeReuse(t *testing.T) {
 		t.Helper()
 		n++
 		id := fmt.Sprintf("b%d", n)
-		if _, _, err := s.Book(ctx, "ev", Request{ID: id, Buyer: "x"}); err != nil {
+		if _, _, err := book(s, ctx, "ev", Request{ID: id, Buyer: "x"}); err != nil {
 			t.Fatal(err)
 		}
 		live[id] = true
@@ -149,7 +149,7 @@ func TestReplayIsSyncedBeforeItIsConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	res, _, err := r.BookBatch(context.Background(), "ev", []Request{{ID: "crasher", Buyer: "c"}})
+	res, _, err := bookBatch(r, context.Background(), "ev", []Request{{ID: "crasher", Buyer: "c"}})
 	if err != nil || res[0].Err != nil || !res[0].Replayed {
 		t.Fatalf("replay of the crashed writer's booking: %+v %v", res, err)
 	}
@@ -169,7 +169,7 @@ func TestRaceModeNeverGluesOntoATornLine(t *testing.T) {
 	s := mustOpen(t, Options{Mode: Race})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 5)
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.OpenFile(filepath.Join(s.Dir(), "ev.journal"), os.O_APPEND|os.O_WRONLY, 0)
@@ -183,7 +183,7 @@ func TestRaceModeNeverGluesOntoATornLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, _, err := other.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"}); err != nil {
+	if _, _, err := book(other, ctx, "ev", Request{ID: "b2", Buyer: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	e, err := ReadEvent(s.Dir(), "ev")
@@ -205,13 +205,13 @@ func TestRetryAfterCancelDoesNotBookAgain(t *testing.T) {
 			ctx := context.Background()
 			mustCreate(t, s, "ev", 5)
 			req := Request{ID: "k1", Buyer: "a", Fingerprint: "f1"}
-			if _, _, err := s.Book(ctx, "ev", req); err != nil {
+			if _, _, err := book(s, ctx, "ev", req); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.Cancel(ctx, "ev", "k1"); err != nil {
 				t.Fatal(err)
 			}
-			b, _, err := s.Book(ctx, "ev", req)
+			b, _, err := book(s, ctx, "ev", req)
 			if !errors.Is(err, ErrCancelled) {
 				t.Fatalf("a retry after the cancel: seat %d, %v; want ErrCancelled", b.Seat, err)
 			}
@@ -225,11 +225,11 @@ func TestRetryAfterCancelDoesNotBookAgain(t *testing.T) {
 			}
 			defer other.Close()
 			for i := 0; i < 20; i++ {
-				other.Book(ctx, "ev", Request{ID: fmt.Sprintf("x%d", i), Buyer: "x"})
+				book(other, ctx, "ev", Request{ID: fmt.Sprintf("x%d", i), Buyer: "x"})
 				other.Cancel(ctx, "ev", fmt.Sprintf("x%d", i))
 			}
 			other.compactions.Wait()
-			if _, _, err := other.Book(ctx, "ev", req); !errors.Is(err, ErrCancelled) {
+			if _, _, err := book(other, ctx, "ev", req); !errors.Is(err, ErrCancelled) {
 				t.Fatalf("retry in another process after compactions: %v", err)
 			}
 			_, err = other.Lookup(ctx, "ev", "k1")
@@ -261,16 +261,16 @@ func TestFailedFdatasyncIsNotConfirmed(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 5)
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	var armed atomic.Bool
 	armed.Store(true)
 	s.sys.syncData = failing(&armed, s.sys.syncData)
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
 		t.Fatalf("book with a failing fdatasync: %v, want ErrNotDurable", err)
 	}
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b3", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b3", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
 		t.Fatalf("book after a failed fdatasync: %v, want ErrNotDurable", err)
 	}
 	e, err := ReadEvent(s.Dir(), "ev")
@@ -282,7 +282,7 @@ func TestFailedFdatasyncIsNotConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer retry.Close()
-	res, _, err := retry.BookBatch(ctx, "ev", []Request{{ID: "b2", Buyer: "a"}})
+	res, _, err := bookBatch(retry, ctx, "ev", []Request{{ID: "b2", Buyer: "a"}})
 	if err != nil || res[0].Err != nil || res[0].Replayed {
 		t.Fatalf("the retry in another process: %+v %v, want a fresh booking", res, err)
 	}
@@ -302,7 +302,7 @@ func TestFailedCompactionKeepsTheCommit(t *testing.T) {
 			armed.Store(true)
 		}
 	}
-	b, c, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	b, c, err := book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"})
 	if err != nil || c.CompactErr == nil {
 		t.Fatalf("book with a compaction failing after its rename: %+v %+v %v", b, c, err)
 	}
@@ -310,7 +310,7 @@ func TestFailedCompactionKeepsTheCommit(t *testing.T) {
 		t.Fatalf("files after: %+v %v", e, err)
 	}
 	// The directory's fsync failed: the store takes no more commits.
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrNotDurable) {
 		t.Fatalf("book after a failed directory fsync: %v", err)
 	}
 }
@@ -327,11 +327,11 @@ func TestFenceRefusesTheWrite(t *testing.T) {
 	}})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 5)
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	fenced.Store(true)
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrFenced) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrFenced) {
 		t.Fatalf("book while fenced: %v, want ErrFenced", err)
 	}
 	if _, err := s.Cancel(ctx, "ev", "b1"); !errors.Is(err, ErrFenced) {

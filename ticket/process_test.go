@@ -56,7 +56,7 @@ func helperFsize(args []string) {
 		fmt.Println("open", err)
 		os.Exit(2)
 	}
-	_, c, err := s.Book(context.Background(), event, Request{ID: "big", Buyer: strings.Repeat("b", MaxBuyer)})
+	_, c, err := book(s, context.Background(), event, Request{ID: "big", Buyer: strings.Repeat("b", MaxBuyer)})
 	if err != nil {
 		fmt.Println("err", err)
 		return
@@ -77,7 +77,7 @@ func helperBook(args []string) {
 	defer w.Flush()
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("p%d-%d", os.Getpid(), i)
-		b, _, err := s.Book(context.Background(), event, Request{ID: id, Buyer: "helper"})
+		b, _, err := book(s, context.Background(), event, Request{ID: id, Buyer: "helper"})
 		switch {
 		case err == nil:
 			fmt.Fprintf(w, "ok %s %d\n", b.ID, b.Seat)
@@ -105,7 +105,7 @@ func helperCrash(args []string) {
 	if err != nil {
 		os.Exit(2)
 	}
-	s.Book(context.Background(), event, Request{ID: "crasher", Buyer: "c"})
+	book(s, context.Background(), event, Request{ID: "crasher", Buyer: "c"})
 	s.Close()  // waits for a background compaction
 	os.Exit(3) // not reached when the step is hit
 }
@@ -251,7 +251,7 @@ func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			mustCreate(t, s, "ev", 3)
-			s.Book(context.Background(), "ev", Request{ID: "before", Buyer: "b"})
+			book(s, context.Background(), "ev", Request{ID: "before", Buyer: "b"})
 			s.Close()
 
 			err = helper(t, "crash", dir, "ev", string(step), tc.compact).Run()
@@ -286,7 +286,7 @@ func TestCrashPointsLeaveOldOrNewFile(t *testing.T) {
 			// The store keeps working, and the lock was not left behind.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, _, err := s.Book(ctx, "ev", Request{ID: "after", Buyer: "a"}); err != nil {
+			if _, _, err := book(s, ctx, "ev", Request{ID: "after", Buyer: "a"}); err != nil {
 				t.Fatalf("book after crash: %v", err)
 			}
 		})

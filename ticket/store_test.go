@@ -66,7 +66,7 @@ func TestInvalidInput(t *testing.T) {
 		if _, err := s.Create(ctx, id, 1); !errors.Is(err, ErrInvalid) {
 			t.Errorf("create %q: %v, want ErrInvalid", id, err)
 		}
-		if _, _, err := s.Book(ctx, id, Request{ID: "b1", Buyer: "x"}); !errors.Is(err, ErrInvalid) {
+		if _, _, err := book(s, ctx, id, Request{ID: "b1", Buyer: "x"}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("book %q: %v, want ErrInvalid", id, err)
 		}
 	}
@@ -88,14 +88,14 @@ func TestInvalidInput(t *testing.T) {
 		"quote in fp": {ID: "b1", Buyer: "x", Fingerprint: `a"b`},
 		"long fp":     {ID: "b1", Buyer: "x", Fingerprint: strings.Repeat("f", 129)},
 	} {
-		if _, _, err := s.Book(ctx, "ev", r); !errors.Is(err, ErrInvalid) {
+		if _, _, err := book(s, ctx, "ev", r); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
 	if e, _ := s.Get(ctx, "ev"); e.Sold() != 0 || e.Revision != 0 {
 		t.Fatalf("invalid requests changed the file: %+v", e)
 	}
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: strings.Repeat("é", MaxBuyer/2), Seat: 5}); err != nil {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b1", Buyer: strings.Repeat("é", MaxBuyer/2), Seat: 5}); err != nil {
 		t.Fatalf("boundary request: %v", err)
 	}
 }
@@ -104,16 +104,16 @@ func TestBookSellsOutAndSeatsAreUnique(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 4)
-	b, _, err := s.Book(ctx, "ev", Request{ID: "named", Buyer: "n", Seat: 2})
+	b, _, err := book(s, ctx, "ev", Request{ID: "named", Buyer: "n", Seat: 2})
 	if err != nil || b.Seat != 2 {
 		t.Fatalf("named seat: %+v %v", b, err)
 	}
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "again", Buyer: "n", Seat: 2}); !errors.Is(err, ErrSeatTaken) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "again", Buyer: "n", Seat: 2}); !errors.Is(err, ErrSeatTaken) {
 		t.Fatalf("taken seat: %v", err)
 	}
 	var got []int
 	for i := 0; i < 3; i++ {
-		b, _, err := s.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "x"})
+		b, _, err := book(s, ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "x"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func TestBookSellsOutAndSeatsAreUnique(t *testing.T) {
 	if fmt.Sprint(got) != "[1 3 4]" {
 		t.Fatalf("any-seat allocation %v, want [1 3 4]", got)
 	}
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "late", Buyer: "x"}); !errors.Is(err, ErrSoldOut) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "late", Buyer: "x"}); !errors.Is(err, ErrSoldOut) {
 		t.Fatalf("sold out: %v", err)
 	}
 	e, _ := s.Get(ctx, "ev")
@@ -135,19 +135,19 @@ func TestDuplicateBookingIDIsExactlyOnce(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 10)
-	first, _, err := s.Book(ctx, "ev", Request{ID: "k1", Buyer: "a", Fingerprint: "f1"})
+	first, _, err := book(s, ctx, "ev", Request{ID: "k1", Buyer: "a", Fingerprint: "f1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, c, err := s.BookBatch(ctx, "ev", []Request{{ID: "k1", Buyer: "a", Fingerprint: "f1"}})
+	res, c, err := bookBatch(s, ctx, "ev", []Request{{ID: "k1", Buyer: "a", Fingerprint: "f1"}})
 	if err != nil || !res[0].Replayed || res[0].Booking != first || c.Wrote {
 		t.Fatalf("replay: %+v %+v %v", res, c, err)
 	}
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "k1", Buyer: "b", Fingerprint: "f2"}); !errors.Is(err, ErrKeyReused) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "k1", Buyer: "b", Fingerprint: "f2"}); !errors.Is(err, ErrKeyReused) {
 		t.Fatalf("reused id: %v", err)
 	}
 	// Inside one batch too: the second request with the same id replays.
-	res, _, err = s.BookBatch(ctx, "ev", []Request{{ID: "k2", Buyer: "a"}, {ID: "k2", Buyer: "a"}})
+	res, _, err = bookBatch(s, ctx, "ev", []Request{{ID: "k2", Buyer: "a"}, {ID: "k2", Buyer: "a"}})
 	if err != nil || res[0].Err != nil || !res[1].Replayed || res[1].Booking.Seat != res[0].Booking.Seat {
 		t.Fatalf("batch duplicate: %+v %v", res, err)
 	}
@@ -160,14 +160,14 @@ func TestCancelThenRebook(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 1)
-	b, _, err := s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	b, _, err := book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Lookup(ctx, "ev", "b1"); err != nil || got != b {
 		t.Fatalf("lookup: %+v %v", got, err)
 	}
-	if _, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"}); !errors.Is(err, ErrSoldOut) {
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b2", Buyer: "b"}); !errors.Is(err, ErrSoldOut) {
 		t.Fatalf("want sold out: %v", err)
 	}
 	if _, err := s.Cancel(ctx, "ev", "b1"); err != nil {
@@ -179,7 +179,7 @@ func TestCancelThenRebook(t *testing.T) {
 	if _, err := s.Lookup(ctx, "ev", "b1"); !errors.Is(err, ErrNoBooking) {
 		t.Fatalf("lookup cancelled: %v", err)
 	}
-	b2, _, err := s.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"})
+	b2, _, err := book(s, ctx, "ev", Request{ID: "b2", Buyer: "b"})
 	if err != nil || b2.Seat != 1 {
 		t.Fatalf("rebook: %+v %v", b2, err)
 	}
@@ -203,7 +203,7 @@ func TestCorruptFileIsReportedAndKept(t *testing.T) {
 			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := s.Book(context.Background(), "ev", Request{ID: "b", Buyer: "x"})
+			_, _, err := book(s, context.Background(), "ev", Request{ID: "b", Buyer: "x"})
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("got %v, want ErrCorrupt naming %s", err, path)
 			}
@@ -221,8 +221,8 @@ func TestFilesAreReadableJSON(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 5)
-	s.Book(ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
-	s.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
+	book(s, ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
+	book(s, ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
 	s.Cancel(ctx, "ev", "b1")
 	journal, _ := os.ReadFile(filepath.Join(s.Dir(), "ev.journal"))
 	head, journal, _ := bytes.Cut(journal, []byte("\n"))
@@ -239,8 +239,8 @@ func TestFilesAreReadableJSON(t *testing.T) {
 	// A compaction folds the journal into the snapshot.
 	s2 := mustOpen(t, Options{CompactMin: -1})
 	mustCreate(t, s2, "ev", 5)
-	s2.Book(ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
-	s2.Book(ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
+	book(s2, ctx, "ev", Request{ID: "b1", Buyer: `quote " and \ slash`, Seller: 3})
+	book(s2, ctx, "ev", Request{ID: "b2", Buyer: "ünï", Seat: 4, Fingerprint: "abc"})
 	data, _ := os.ReadFile(s2.Path("ev"))
 	want := `{
   "format": 3,
@@ -270,7 +270,7 @@ func TestFormat1FileIsMigrated(t *testing.T) {
 	v1 := `{"format":1,"event":"old","capacity":3,"revision":1,"bookings":[{"id":"a","seat":1,"buyer":"x","seller":0}]}`
 	os.WriteFile(s.Path("old"), []byte(v1), 0o644)
 	ctx := context.Background()
-	b, _, err := s.Book(ctx, "old", Request{ID: "b", Buyer: "y"})
+	b, _, err := book(s, ctx, "old", Request{ID: "b", Buyer: "y"})
 	if err != nil || b.Seat != 2 {
 		t.Fatalf("book into a format 1 file: %+v %v", b, err)
 	}
@@ -285,7 +285,7 @@ func TestTornJournalTailIsIgnoredThenCut(t *testing.T) {
 	s := mustOpen(t, Options{})
 	ctx := context.Background()
 	mustCreate(t, s, "ev", 5)
-	s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+	book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"})
 	jpath := filepath.Join(s.Dir(), "ev.journal")
 	f, _ := os.OpenFile(jpath, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"rev":2,"book":[{"id":"torn","se`)
@@ -299,7 +299,7 @@ func TestTornJournalTailIsIgnoredThenCut(t *testing.T) {
 	if e, err := other.Get(ctx, "ev"); err != nil || e.Sold() != 1 {
 		t.Fatalf("reader with torn tail: %+v %v", e, err)
 	}
-	if _, _, err := other.Book(ctx, "ev", Request{ID: "b2", Buyer: "b"}); err != nil {
+	if _, _, err := book(other, ctx, "ev", Request{ID: "b2", Buyer: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(jpath)
@@ -332,7 +332,7 @@ func TestStoresSeeEachOthersCommitsAcrossCompactions(t *testing.T) {
 	snapshots := map[uint64]bool{} // inodes of the snapshot seen: one per compaction
 	for i := 0; i < 300; i++ {
 		s := stores[i%3]
-		res, c, err := s.BookBatch(ctx, "ev", []Request{{ID: fmt.Sprintf("b%d", i), Buyer: "x"}})
+		res, c, err := bookBatch(s, ctx, "ev", []Request{{ID: fmt.Sprintf("b%d", i), Buyer: "x"}})
 		if err != nil || res[0].Err != nil || c.CompactErr != nil {
 			t.Fatalf("booking %d: %v %v (compaction: %v)", i, err, res, c.CompactErr)
 		}
@@ -401,7 +401,7 @@ func TestWriteErrorsChangeNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustCreate(t, s, "ev", 5)
-		s.Book(ctx, "ev", Request{ID: "b1", Buyer: "a"})
+		book(s, ctx, "ev", Request{ID: "b1", Buyer: "a"})
 		s.Close()
 		jpath := filepath.Join(dir, "ev.journal")
 		before, _ := os.ReadFile(jpath)
@@ -424,7 +424,7 @@ func TestWriteErrorsChangeNothing(t *testing.T) {
 		}
 		mustCreate(t, s, "ev", 100)
 		for i := 0; i < 30; i++ {
-			s.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "a"})
+			book(s, ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "a"})
 		}
 		s.Close()
 		snap, _ := os.ReadFile(s.Path("ev"))
@@ -480,7 +480,7 @@ func TestSharedReadersWhileWriterCommits(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 200; i++ {
-		if _, _, err := s.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "w"}); err != nil {
+		if _, _, err := book(s, ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "w"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -525,7 +525,7 @@ func TestReadNeverWaitsForTheLock(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 300; i++ {
-			if _, _, err := writer.Book(ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "w"}); err != nil {
+			if _, _, err := book(writer, ctx, "ev", Request{ID: fmt.Sprintf("b%d", i), Buyer: "w"}); err != nil {
 				t.Error(err)
 				return
 			}

@@ -20,9 +20,9 @@ import (
 	"github.com/bookerhq/booker/api"
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/ipc"
 	"github.com/bookerhq/booker/metrics"
-	"github.com/bookerhq/booker/seller"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "seller":
-			return seller.Main(ctx, args[1:], stdout, stderr)
+			return cli.RunSeller(ctx, args[1:], stdout, stderr)
 		case "load":
 			return runLoad(ctx, args[1:], stdout, stderr)
 		case "demo":
@@ -164,7 +164,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 // serve runs booker until ctx ends (exit 0 after draining) or a seller
 // crash-loops (an error).
 func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
-	log, err := seller.NewLogger(stderr, c.LogFormat)
+	log, err := cli.NewLogger(stderr, c.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m := metrics.New(c.Mode, seller.Version())
+	m := metrics.New(c.Mode, cli.Version())
 	mode, gid, err := socketAccess(c.SocketGroup)
 	if err != nil {
 		return err
@@ -310,7 +310,8 @@ func sellerCommand(c serveConfig) (func(slot int) *exec.Cmd, error) {
 		}
 	}
 	return func(slot int) *exec.Cmd {
-		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", c.LogFormat)
+		// JSON: booker logs each line as a record of its own.
+		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", "json")
 		return exec.Command(bin, args...)
 	}, nil
 }

@@ -9,13 +9,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/bookerhq/booker/seller"
+	"github.com/bookerhq/booker/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := seller.Main(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := cli.RunSeller(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "seller:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package seller
+package metrics
 
 import (
 	"bytes"
@@ -8,17 +8,23 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// registry holds this process's Go and process collectors; booker merges
-// them into its /metrics labelled by slot.
-var registry = func() *prometheus.Registry {
+// Process is a seller's own Go and process metrics, which it sends to
+// booker with its heartbeats; booker re-exposes them with a "slot" label
+// (see sellerCollector).
+type Process struct {
+	reg *prometheus.Registry
+}
+
+// NewProcess registers this process's Go and process collectors.
+func NewProcess() *Process {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return r
-}()
+	return &Process{reg: r}
+}
 
-// processMetrics renders the seller's own metrics in the text format.
-func processMetrics() string {
-	mfs, err := registry.Gather()
+// Text renders the metrics in the Prometheus text format ("" on error).
+func (p *Process) Text() string {
+	mfs, err := p.reg.Gather()
 	if err != nil {
 		return ""
 	}

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/supervisor"
+	"github.com/bookerhq/booker/ticket"
+)
+
+// errOutcomeUnknown is settle's error when the store could not say
+// whether a request whose sellers all died was booked.
+var errOutcomeUnknown = errors.New("the sellers that held this request died and the ticket store could not tell whether it was booked; a retry with the same Idempotency-Key books it at most once")
+
+// answers is the one table from the errors of the store, the supervisor
+// and the sellers to what the API answers: the HTTP status, the error
+// code of the body, the result label of booker_bookings_total, and a
+// message replacing the error's own when it would not help a client.
+// The first entry the error is (errors.Is) wins: ErrNoBooking, which a
+// lookup of a cancelled id wraps with ErrCancelled, comes before it.
+var answers = []struct {
+	err     error
+	status  int
+	code    string
+	label   string
+	message string
+}{
+	{ticket.ErrSoldOut, http.StatusConflict, "sold_out", "sold_out", ""},
+	{ticket.ErrSeatTaken, http.StatusConflict, "seat_taken", "seat_taken", ""},
+	{ticket.ErrNoBooking, http.StatusNotFound, "booking_not_found", "invalid", ""},
+	{ticket.ErrCancelled, http.StatusGone, "booking_cancelled", "cancelled",
+		"the booking this Idempotency-Key made was cancelled; it is not booked again"},
+	{ticket.ErrNoEvent, http.StatusNotFound, "event_not_found", "invalid", ""},
+	{ticket.ErrEventExists, http.StatusConflict, "event_exists", "invalid", ""},
+	{ticket.ErrKeyReused, http.StatusUnprocessableEntity, "idempotency_key_reused", "invalid",
+		"this Idempotency-Key was used with a different request body"},
+	{ticket.ErrInvalid, http.StatusBadRequest, "invalid_request", "invalid", ""},
+	{supervisor.ErrOverloaded, http.StatusServiceUnavailable, "overloaded", "overloaded",
+		"booking queue is full or booker is shutting down; retry later"},
+	{supervisor.ErrStopping, http.StatusServiceUnavailable, "overloaded", "overloaded",
+		"booking queue is full or booker is shutting down; retry later"},
+	{supervisor.ErrSellersDied, http.StatusServiceUnavailable, "sellers_failed", "error",
+		"not booked: the sellers that held this request died, and it is not in the ticket store; a retry books it at most once"},
+	{errOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "error", ""},
+	{ticket.ErrLockTimeout, http.StatusGatewayTimeout, "timeout", "timeout", ""},
+	{ipc.ErrExpired, http.StatusGatewayTimeout, "timeout", "timeout", ""},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout", "timeout", ""},
+	// The client hung up: nobody reads the answer, and it is not a
+	// timeout (nginx's 499).
+	{context.Canceled, 499, "client_closed_request", "client_closed", ""},
+}
+
+// answerFor returns how the API answers err.
+func answerFor(err error) (status int, code, label, message string) {
+	for _, a := range answers {
+		if errors.Is(err, a.err) {
+			msg := a.message
+			if msg == "" {
+				msg = err.Error()
+			}
+			return a.status, a.code, a.label, msg
+		}
+	}
+	return http.StatusInternalServerError, "internal_error", "error", err.Error()
+}
+
+// writeErr answers an error of the store, the supervisor or a seller.
+// Unexpected errors (500) are logged.
+func (s *Server) writeErr(w http.ResponseWriter, err error) {
+	status, code, _, msg := answerFor(err)
+	switch status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusGatewayTimeout:
+		msg = "no seller answered in time; retry with an Idempotency-Key to book at most once (" + msg + ")"
+	case http.StatusInternalServerError:
+		s.cfg.Log.Error("request failed", "err", err)
+	}
+	writeError(w, status, code, msg)
+}

@@ -62,10 +62,9 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	}
 	s.mu.Lock()
 	sl.conn, sl.pending = c, false
-	sl.state = StateReady
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.cfg.Observer.SellerUp(sl.id, true)
+	s.transition(sl, StateReady)
 	s.takeRouting(c)
 	c.log.Info("seller ready", "pid", peer.PID)
 
@@ -81,17 +80,18 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 
 	s.mu.Lock()
 	sl.conn = nil
-	if sl.state == StateReady {
-		sl.state = StateStarting
-	}
+	delete(s.conns, c)
 	if !sl.child {
-		sl.state = StateStopped
 		delete(s.extra, sl.id)
 	}
-	delete(s.conns, c)
-	cmd := sl.cmd
 	s.mu.Unlock()
-	s.cfg.Observer.SellerUp(sl.id, false)
+	if sl.child {
+		// Restarted by runSlot once the process is gone (and killed
+		// below if it is not), unless runSlot saw it exit already.
+		s.transition(sl, StateStarting, StateReady)
+	} else {
+		s.transition(sl, StateStopped)
+	}
 
 	switch {
 	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
@@ -102,10 +102,11 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 		c.log.Warn("seller connection failed", "err", err)
 	}
 	// A seller whose connection is gone must not commit anything more
-	// before its requests go elsewhere: make sure the process is dead.
-	// (Its own EOF handling would stop it too; this covers a hung one.)
-	if cmd != nil && cmd.Process != nil && cmd.Process.Pid == peer.PID && !s.stopping.Load() {
-		cmd.Process.Kill()
+	// before its requests go elsewhere: kill it (its own EOF handling
+	// would stop it too; this covers a hung one). One started by hand is
+	// fenced off by the closed connection (see seller's fence).
+	if !s.stopping.Load() {
+		s.kill(sl, peer.PID, "")
 	}
 	c.mu.Lock()
 	held := make([]*job, 0, len(c.inflight))
@@ -178,7 +179,7 @@ func (s *Supervisor) tryClaim(h *ipc.Hello, peer ipc.Peer) (*slot, error) {
 		return nil, ErrStopping
 	}
 	if h.Slot < 0 {
-		sl := &slot{id: s.nextSlot, state: StateStarting, pid: peer.PID, startedAt: time.Now()}
+		sl := &slot{id: s.nextSlot, state: StateStarting, pid: peer.PID, startedAt: s.clock.now()}
 		s.nextSlot++
 		s.extra[sl.id] = sl
 		return sl, nil
@@ -297,7 +298,7 @@ func (c *sellerConn) recvLoop() error {
 		m, err := c.conn.Recv()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				c.kill("unresponsive")
+				c.s.kill(c.sl, 0, "unresponsive")
 				return fmt.Errorf("no heartbeat for %v: %w", timeout, err)
 			}
 			return err
@@ -322,16 +323,6 @@ func (c *sellerConn) recvLoop() error {
 		default:
 			return fmt.Errorf("%w: unexpected %T from a ready seller", ipc.ErrMalformed, m)
 		}
-	}
-}
-
-// kill marks the slot's process as killed for a reason and kills it.
-func (c *sellerConn) kill(reason string) {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	if c.sl.cmd != nil && c.sl.cmd.Process != nil {
-		c.sl.killReason = reason
-		c.sl.cmd.Process.Kill()
 	}
 }
 

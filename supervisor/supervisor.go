@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -95,9 +94,11 @@ type Config struct {
 	Socket     string
 	SocketMode os.FileMode
 	SocketGID  int
-	// Command returns the command that runs a seller for a slot. The
-	// supervisor sets its process attributes and output.
-	Command func(slot int) *exec.Cmd
+	// Command returns the command that runs a seller for a slot, made
+	// with exec.CommandContext(ctx, ...): ctx ends at the shutdown
+	// deadline. The supervisor sets its process attributes, output,
+	// Cancel and WaitDelay.
+	Command func(ctx context.Context, slot int) *exec.Cmd
 	// Welcome is the store configuration sent to every seller.
 	Welcome ipc.Welcome
 	// QueueSize bounds the requests waiting for a seller.
@@ -181,13 +182,16 @@ type Supervisor struct {
 	routeMu sync.RWMutex
 	ready   []*sellerConn // connections that take requests, for DispatchEvent
 
-	listener *net.UnixListener
-	spawnCh  chan spawnReq
-	stopping atomic.Bool
-	stopCh   chan struct{}
-	fatal    chan error
-	slotsWG  sync.WaitGroup
-	connsWG  sync.WaitGroup
+	listener  *net.UnixListener
+	spawnCh   chan spawnReq
+	childCtx  context.Context // ends at the shutdown deadline: children get SIGTERM, then SIGKILL
+	killChild context.CancelFunc
+	clock     clock
+	stopping  atomic.Bool
+	stopCh    chan struct{}
+	fatal     chan error
+	slotsWG   sync.WaitGroup
+	connsWG   sync.WaitGroup
 
 	mu       sync.Mutex
 	slots    []*slot       // fixed slots 0..Sellers-1
@@ -211,7 +215,9 @@ func New(cfg Config, log *slog.Logger) *Supervisor {
 		extra:    map[int]*slot{},
 		conns:    map[*sellerConn]struct{}{},
 		nextSlot: cfg.Sellers,
+		clock:    realClock,
 	}
+	s.childCtx, s.killChild = context.WithCancel(context.Background())
 	for i := 0; i < cfg.Sellers; i++ {
 		s.slots = append(s.slots, &slot{id: i, child: true, state: StateStarting})
 	}
@@ -248,8 +254,9 @@ func (s *Supervisor) fail(err error) {
 
 // Stop stops taking requests, waits for queued and in-flight requests to
 // be answered, closes every seller's connection (sellers exit on EOF),
-// and waits for the sellers to exit. When ctx ends first it SIGKILLs the
-// stragglers. It returns once every child has been waited for.
+// and waits for the sellers to exit. When ctx ends first the stragglers
+// get SIGTERM, and SIGKILL a second later. It returns once every child
+// has been waited for.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
 	close(s.stopCh)
@@ -273,10 +280,11 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("sellers still running at the shutdown deadline: killed")
-		s.killAll()
+		err = fmt.Errorf("sellers still running at the shutdown deadline: sent SIGTERM, killed %v later if still running", killGrace)
+		s.killChild()
 		<-done
 	}
+	s.killChild()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.conn.Close()
@@ -286,16 +294,6 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	os.Remove(s.cfg.Socket)
 	close(s.spawnCh)
 	return err
-}
-
-func (s *Supervisor) killAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sl := range s.slots {
-		if sl.cmd != nil && sl.cmd.Process != nil {
-			sl.cmd.Process.Kill()
-		}
-	}
 }
 
 // accept serves seller connections until the listener is closed.
@@ -315,9 +313,4 @@ func (s *Supervisor) accept() {
 			s.serveConn(nc)
 		}()
 	}
-}
-
-// jitter returns d scaled by a random factor in [0.5, 1.5).
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.5 + rand.Float64()))
 }

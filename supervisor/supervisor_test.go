@@ -1,27 +1,116 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
+// fakeClock is a clock for tests: time moves only when the supervisor
+// waits (after), by exactly what it waits, and there is no jitter.
+type fakeClock struct {
+	mu     sync.Mutex
+	t      time.Time
+	delays []time.Duration
+}
+
+func (f *fakeClock) clock() clock {
+	return clock{
+		now: func() time.Time {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.t
+		},
+		after: func(d time.Duration) <-chan time.Time {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.t = f.t.Add(d)
+			f.delays = append(f.delays, d)
+			c := make(chan time.Time, 1)
+			c <- f.t
+			return c
+		},
+		jitter: func(d time.Duration) time.Duration { return d },
+	}
+}
+
+// crashing is a Config whose seller exits at once, every time.
+func crashing(t *testing.T, maxRestarts int, window time.Duration) Config {
+	t.Helper()
+	bin, err := exec.LookPath("false")
+	if err != nil {
+		t.Skip("no false binary")
+	}
+	return Config{
+		Sellers: 1, Socket: filepath.Join(t.TempDir(), "s.sock"),
+		Command:     func(ctx context.Context, slot int) *exec.Cmd { return exec.CommandContext(ctx, bin) },
+		MinBackoff:  100 * time.Millisecond,
+		MaxBackoff:  time.Second,
+		StableAfter: time.Minute,
+		MaxRestarts: maxRestarts, RestartWindow: window,
+	}
+}
+
+// TestRestartIntensity runs a crash-looping seller on a fake clock: the
+// delays double up to MaxBackoff, and the supervisor gives up once more
+// than MaxRestarts fall within RestartWindow.
 func TestRestartIntensity(t *testing.T) {
-	s := New(Config{MaxRestarts: 3, RestartWindow: 50 * time.Millisecond}, slog.New(slog.DiscardHandler))
-	for i := 1; i <= 3; i++ {
-		if n, ok := s.noteRestart(); !ok || n != i {
-			t.Fatalf("restart %d: n=%d ok=%v", i, n, ok)
+	fc := &fakeClock{t: time.Unix(1e9, 0)}
+	s := New(crashing(t, 4, 10*time.Second), slog.New(slog.DiscardHandler))
+	s.clock = fc.clock()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	select {
+	case err := <-s.Fatal():
+		if !strings.Contains(err.Error(), "5 restarts within 10s exceed the restart intensity") {
+			t.Fatalf("gave up with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a crash-looping seller never made the supervisor give up")
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fmt.Sprint(fc.delays) != "[100ms 200ms 400ms 800ms]" {
+		t.Fatalf("backoff delays %v, want doubling from 100ms", fc.delays)
+	}
+	if st := s.Sellers()[0]; st.State != StateStopped || st.Restarts != 4 {
+		t.Fatalf("slot after giving up: %+v", st)
+	}
+}
+
+// TestRestartsSpreadOutAreAllowed: restarts further apart than the
+// window never exceed the intensity, however many.
+func TestRestartsSpreadOutAreAllowed(t *testing.T) {
+	fc := &fakeClock{t: time.Unix(1e9, 0)}
+	s := New(crashing(t, 2, 150*time.Millisecond), slog.New(slog.DiscardHandler))
+	s.clock = fc.clock()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if st := s.Sellers()[0]; st.Restarts >= 10 {
+			break
+		}
+		select {
+		case err := <-s.Fatal():
+			t.Fatalf("gave up: %v", err)
+		case <-time.After(time.Millisecond):
 		}
 	}
-	if n, ok := s.noteRestart(); ok || n != 4 {
-		t.Fatalf("fourth restart in the window: n=%d ok=%v, want refused", n, ok)
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Millisecond)
-	if n, ok := s.noteRestart(); !ok || n != 1 {
-		t.Fatalf("after the window: n=%d ok=%v", n, ok)
+	if st := s.Sellers()[0]; st.State != StateStopped {
+		t.Fatalf("after Stop: %+v", st)
 	}
 }
 

@@ -297,7 +297,7 @@ func socketAccess(group string) (os.FileMode, int, error) {
 // sellerCommand resolves how to start a seller: --seller-bin, else the
 // seller next to booker's executable, else booker itself in the seller
 // role (so `go run ./cmd/booker` works).
-func sellerCommand(c serveConfig) (func(slot int) *exec.Cmd, error) {
+func sellerCommand(c serveConfig) (func(ctx context.Context, slot int) *exec.Cmd, error) {
 	bin, pre := c.SellerBin, []string(nil)
 	if bin == "" {
 		self, err := os.Executable()
@@ -309,10 +309,10 @@ func sellerCommand(c serveConfig) (func(slot int) *exec.Cmd, error) {
 			bin, pre = filepath.Join(filepath.Dir(self), "seller"), nil
 		}
 	}
-	return func(slot int) *exec.Cmd {
+	return func(ctx context.Context, slot int) *exec.Cmd {
 		// JSON: booker logs each line as a record of its own.
 		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", "json")
-		return exec.Command(bin, args...)
+		return exec.CommandContext(ctx, bin, args...)
 	}, nil
 }
 

@@ -40,6 +40,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, err)
 		return
 	}
+	s.cfg.Observer.EventCreated(e.ID)
 	w.Header().Set("Location", "/v1/events/"+e.ID)
 	writeJSON(w, http.StatusCreated, viewOf(e))
 }

@@ -48,6 +48,8 @@ type Observer interface {
 	// TornRead is called when a seller read a half-written ticket file
 	// (race mode with torn writes).
 	TornRead(event string)
+	// EventCreated is called when an event was created through the API.
+	EventCreated(event string)
 }
 
 // Config configures a Server.
@@ -108,6 +110,7 @@ func (nopObserver) Booking(string, string)              {}
 func (nopObserver) HTTP(string, int, time.Duration)     {}
 func (nopObserver) Audited(*ticket.Event, audit.Report) {}
 func (nopObserver) TornRead(string)                     {}
+func (nopObserver) EventCreated(string)                 {}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

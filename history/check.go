@@ -85,8 +85,28 @@ func checkEvent(event string, start *Op, ops []Op, timeout time.Duration) *Repor
 	} else if len(ops) > 0 {
 		capacity = ops[0].Capacity
 	}
-	bySeat := map[int][]porcupine.Operation{}
-	var all []porcupine.Operation
+	all, bySeat := partitions(r, ops)
+	r.checkSeats(bySeat, held, timeout)
+	r.countModel = countModel(capacity, len(held)).ToModel()
+	if n := len(held) + confirmedBookings(ops); n > capacity && r.Unknown == 0 && !hasCancels(ops) {
+		// Every confirmation must be in any linearization: more than
+		// capacity is illegal without a search (which, on such a history,
+		// can take long to conclude the same).
+		r.Count = porcupine.Illegal
+	} else {
+		r.Count, r.CountInfo = porcupine.CheckOperationsVerbose(r.countModel, all, timeout)
+	}
+	if len(r.BadSeats) == 0 {
+		r.vizModel, r.vizInfo = r.countModel, r.CountInfo
+	}
+	r.Oversold = pastCapacity(ops, len(held), capacity)
+	return r
+}
+
+// partitions turns ops into porcupine operations: all of them, for the
+// sold count, and per seat. It counts the unknown outcomes into r.
+func partitions(r *Report, ops []Op) (all []porcupine.Operation, bySeat map[int][]porcupine.Operation) {
+	bySeat = map[int][]porcupine.Operation{}
 	// A booking id holds one seat: an operation whose seat its client did
 	// not learn (an any-seat booking with an unknown outcome) concerns
 	// the seat any other operation of its id learned.
@@ -100,11 +120,9 @@ func checkEvent(event string, start *Op, ops []Op, timeout time.Duration) *Repor
 		if op.seat() == 0 && op.Seat == 0 && seatOf[op.ID] > 0 {
 			op.Seat = seatOf[op.ID]
 		}
-		if op.Result == Unknown {
-			r.Unknown++
-		}
 		ret := op.Return
 		if op.Result == Unknown {
+			r.Unknown++
 			ret = 1<<63 - 1 // may take effect at any time after the call
 		}
 		pop := porcupine.Operation{ClientId: i % 64, Input: op, Output: op.Result, Call: op.Call, Return: ret}
@@ -113,6 +131,12 @@ func checkEvent(event string, start *Op, ops []Op, timeout time.Duration) *Repor
 			bySeat[seat] = append(bySeat[seat], pop)
 		}
 	}
+	return all, bySeat
+}
+
+// checkSeats checks each seat's operations: a seat is held by at most one
+// booking at a time (held[seat] at the start).
+func (r *Report) checkSeats(bySeat map[int][]porcupine.Operation, held map[int]string, timeout time.Duration) {
 	seats := make([]int, 0, len(bySeat))
 	for s := range bySeat {
 		seats = append(seats, s)
@@ -122,48 +146,40 @@ func checkEvent(event string, start *Op, ops []Op, timeout time.Duration) *Repor
 		r.Seats++
 		seatModel := seatModel(held[s]).ToModel()
 		res, info := porcupine.CheckOperationsVerbose(seatModel, bySeat[s], timeout)
-		if res == porcupine.Illegal {
-			if len(r.BadSeats) == 0 {
-				r.vizModel, r.vizInfo = seatModel, info
-			}
-			v := SeatViolation{Seat: s}
-			for _, p := range bySeat[s] {
-				if op := p.Input.(Op); op.Kind == "book" && op.Result == "confirmed" {
-					v.Holders = append(v.Holders, op)
-				}
-			}
-			r.BadSeats = append(r.BadSeats, v)
+		if res != porcupine.Illegal {
+			continue
 		}
+		if len(r.BadSeats) == 0 {
+			r.vizModel, r.vizInfo = seatModel, info
+		}
+		v := SeatViolation{Seat: s}
+		for _, p := range bySeat[s] {
+			if op := p.Input.(Op); op.Kind == "book" && op.Result == "confirmed" {
+				v.Holders = append(v.Holders, op)
+			}
+		}
+		r.BadSeats = append(r.BadSeats, v)
 	}
-	r.countModel = countModel(capacity, len(held)).ToModel()
-	if n := len(held) + confirmedBookings(ops); n > capacity && r.Unknown == 0 && !hasCancels(ops) {
-		// Every confirmation must be in any linearization: more than
-		// capacity is illegal without a search (which, on such a history,
-		// can take long to conclude the same).
-		r.Count = porcupine.Illegal
-	} else {
-		r.Count, r.CountInfo = porcupine.CheckOperationsVerbose(r.countModel, all, timeout)
-	}
-	if len(r.BadSeats) == 0 {
-		r.vizModel, r.vizInfo = r.countModel, r.CountInfo
-	}
-	// Name the confirmations past capacity (in return order), whatever
-	// the search concluded.
-	confirmed := len(held)
+}
+
+// pastCapacity names the confirmations past capacity, in return order,
+// from sold at the start.
+func pastCapacity(ops []Op, sold, capacity int) []Op {
+	var out []Op
 	byReturn := append([]Op(nil), ops...)
 	sort.Slice(byReturn, func(i, j int) bool { return byReturn[i].Return < byReturn[j].Return })
 	for _, op := range byReturn {
 		switch {
 		case op.Kind == "cancel" && op.Result == "confirmed":
-			confirmed--
+			sold--
 		case op.Kind == "book" && op.Result == "confirmed" && !op.Replayed:
-			confirmed++
-			if confirmed > capacity {
-				r.Oversold = append(r.Oversold, op)
+			sold++
+			if sold > capacity {
+				out = append(out, op)
 			}
 		}
 	}
-	return r
+	return out
 }
 
 func confirmedBookings(ops []Op) int {

@@ -187,8 +187,28 @@ func (m *Metrics) SellerMetrics(slot int, text string) {
 // InitEvent creates an event's booking series at zero, so that rates and
 // alerts work before the first booking of each result.
 func (m *Metrics) InitEvent(event string) {
-	for _, r := range []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "timeout", "client_closed", "error"} {
+	for _, r := range Results {
 		m.bookings.WithLabelValues(event, r)
+	}
+}
+
+// EventCreated implements api.Observer: the event's series start at 0.
+func (m *Metrics) EventCreated(event string) { m.InitEvent(event) }
+
+// Results are the result label values of booker_bookings_total.
+var Results = []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "timeout", "client_closed", "error"}
+
+// RestartReasons are the reason label values of
+// booker_seller_restarts_total.
+var RestartReasons = []string{"exit", "exit_error", "signal", "spawn_failed", "unresponsive"}
+
+// InitSlots makes the restart counters of slots 0..n-1 exist at 0 for
+// every reason, so that rate() and alerts see the first restart.
+func (m *Metrics) InitSlots(n int) {
+	for slot := range n {
+		for _, r := range RestartReasons {
+			m.restarts.WithLabelValues(strconv.Itoa(slot), r)
+		}
 	}
 }
 

@@ -16,7 +16,6 @@
 package soak
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,14 +23,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/internal/launch"
 )
 
 // Config is one soak run.
@@ -117,68 +115,31 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 // bookerProc is the booker process under test, restarted after kills.
 type bookerProc struct {
-	cfg    Config
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	url    atomic.Pointer[string]
-	rng    *rand.Rand
+	cfg  Config
+	mu   sync.Mutex
+	proc *launch.Booker
+	url  atomic.Pointer[string]
 }
 
 func (b *bookerProc) start() error {
-	args := append([]string{"--data-dir", b.cfg.DataDir, "--listen", "127.0.0.1:0", "--tickets", fmt.Sprint(b.cfg.Capacity),
+	args := append([]string{"--data-dir", b.cfg.DataDir, "--tickets", fmt.Sprint(b.cfg.Capacity),
 		"--max-restarts", "1000000", "--restart-window", "1s"}, b.cfg.Args...)
-	cmd := exec.Command(b.cfg.Booker, args...)
-	cmd.Stderr = io.Discard
-	out, err := cmd.StdoutPipe()
+	proc, err := launch.Start(context.Background(), launch.Options{Bin: b.cfg.Booker, Args: args, ReadyTimeout: 30 * time.Second, StopTimeout: 30 * time.Second})
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start booker: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("booker did not start: %w", err)
-	}
-	go io.Copy(io.Discard, out)
-	url := strings.TrimSpace(strings.TrimPrefix(line, "booker listening on "))
 	b.mu.Lock()
-	b.cmd, b.exited = cmd, exited
+	b.proc = proc
 	b.mu.Unlock()
-	b.url.Store(&url)
-	return b.waitReady(30 * time.Second)
-}
-
-func (b *bookerProc) waitReady(d time.Duration) error {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(*b.url.Load() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("booker not ready after %v", d)
+	b.url.Store(&proc.URL)
+	return nil
 }
 
 // stop stops booker with SIGTERM, as an operator would.
 func (b *bookerProc) stop() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.exited:
-		return nil
-	case <-time.After(30 * time.Second):
-		b.cmd.Process.Kill()
-		return errors.New("booker did not exit 30s after SIGTERM")
-	}
+	return b.proc.Stop()
 }
 
 // killLoop kills a seller or booker every few milliseconds until enough
@@ -212,8 +173,7 @@ func (b *bookerProc) killLoop(ctx context.Context, sum *Summary) error {
 // one on the same data dir.
 func (b *bookerProc) killBooker() error {
 	b.mu.Lock()
-	b.cmd.Process.Kill()
-	<-b.exited
+	b.proc.Kill()
 	b.mu.Unlock()
 	return b.start()
 }

@@ -76,8 +76,16 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	close(c.done)
 	conn.Close()
 	wg.Wait()
-	s.dropRouting(c)
+	s.dropConn(c, peer, err)
+}
 
+// dropConn retires a connection that ended with err: it stops routing
+// to it, moves its slot on, makes sure the seller commits nothing more
+// (killed, or fenced off by the closed connection), and hands the
+// requests it held to other sellers.
+func (s *Supervisor) dropConn(c *sellerConn, peer ipc.Peer, err error) {
+	sl := c.sl
+	s.dropRouting(c)
 	s.mu.Lock()
 	sl.conn = nil
 	delete(s.conns, c)
@@ -92,7 +100,6 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	} else {
 		s.transition(sl, StateStopped)
 	}
-
 	switch {
 	case err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		c.log.Debug("seller connection closed")

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -17,12 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/bookerhq/booker/api"
-	"github.com/bookerhq/booker/audit"
-	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/internal/cli"
-	"github.com/bookerhq/booker/ipc"
-	"github.com/bookerhq/booker/metrics"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -161,122 +153,6 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	return c, nil
 }
 
-// serve runs booker until ctx ends (exit 0 after draining) or a seller
-// crash-loops (an error).
-func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
-	log, err := cli.NewLogger(stderr, c.LogFormat)
-	if err != nil {
-		return err
-	}
-	store, err := ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync, LockTimeout: c.LockTimeout, TornWrites: c.TornWrites})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if _, err := store.Create(ctx, c.Event, c.Tickets); err == nil {
-		log.Info("created event", "event", c.Event, "capacity", c.Tickets)
-	} else if !errors.Is(err, ticket.ErrEventExists) {
-		return err
-	}
-	sellerCmd, err := sellerCommand(c)
-	if err != nil {
-		return err
-	}
-	m := metrics.New(c.Mode, cli.Version())
-	mode, gid, err := socketAccess(c.SocketGroup)
-	if err != nil {
-		return err
-	}
-	sup := supervisor.New(supervisor.Config{
-		Sellers:    c.Sellers,
-		Socket:     c.Socket,
-		SocketMode: mode,
-		SocketGID:  gid,
-		Command:    sellerCmd,
-		QueueSize:  c.QueueSize,
-		Dispatch:   c.Dispatch,
-		Welcome: ipc.Welcome{
-			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync, TornWrites: c.TornWrites,
-			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
-		},
-		MaxRestarts:      c.MaxRestarts,
-		RestartWindow:    c.RestartWindow,
-		HeartbeatTimeout: c.SellerTimeout,
-		Observer:         m,
-	}, log)
-	m.WatchStatus(sup)
-	m.InitEvent(c.Event)
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if err := sup.Start(); err != nil {
-		ln.Close()
-		return err
-	}
-	ledger := audit.NewLedger()
-	apiCfg := api.Config{
-		Store: store, Queue: sup, Ledger: ledger, Observer: m, Metrics: m.Handler(),
-		BookingTimeout: c.BookingTimeout, Log: log,
-	}
-	if c.History != "" {
-		rec, err := history.Create(c.History, func(event string) int {
-			capacity, _, _ := store.Count(context.Background(), event)
-			return capacity
-		})
-		if err != nil {
-			sup.Stop(context.Background())
-			ln.Close()
-			return err
-		}
-		defer rec.Close()
-		if err := beginHistory(ctx, rec, store); err != nil {
-			sup.Stop(context.Background())
-			ln.Close()
-			return err
-		}
-		apiCfg.History = rec
-	}
-	handler := api.New(apiCfg)
-	auditCtx, stopAudit := context.WithCancel(context.Background())
-	defer stopAudit()
-	go audit.Watch(auditCtx, store, ledger, c.AuditInterval, m.Audited)
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	httpErr := make(chan error, 1)
-	go func() { httpErr <- srv.Serve(ln) }()
-	log.Info("booker serving", "listen", ln.Addr().String(), "socket", c.Socket, "data_dir", c.DataDir,
-		"mode", c.Mode, "dispatch", c.Dispatch, "sellers", c.Sellers, "fsync", c.Fsync)
-	fmt.Fprintf(stdout, "booker listening on http://%s\n", ln.Addr())
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: draining requests")
-	case runErr = <-sup.Fatal():
-		log.Error("giving up", "err", runErr)
-	case err := <-httpErr:
-		runErr = fmt.Errorf("http server: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
-	if err := sup.Stop(sctx); err != nil {
-		log.Warn("stopping sellers", "err", err)
-	}
-	log.Info("stopped")
-	return runErr
-}
-
 // socketAccess returns the socket's mode and group: 0600 and booker's own
 // group, or 0660 and the named group.
 func socketAccess(group string) (os.FileMode, int, error) {
@@ -314,26 +190,4 @@ func sellerCommand(c serveConfig) (func(ctx context.Context, slot int) *exec.Cmd
 		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", "json")
 		return exec.CommandContext(ctx, bin, args...)
 	}, nil
-}
-
-// beginHistory records the state of every event as the history begins,
-// so that a check of a booker started over existing bookings starts its
-// model there.
-func beginHistory(ctx context.Context, rec *history.Recorder, store *ticket.Store) error {
-	ids, err := store.List()
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		e, err := store.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		held := make([]history.Held, len(e.Bookings))
-		for i, b := range e.Bookings {
-			held[i] = history.Held{ID: b.ID, Seat: b.Seat}
-		}
-		rec.Begin(id, e.Capacity, held)
-	}
-	return nil
 }

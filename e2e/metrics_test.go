@@ -1,11 +1,10 @@
-package booker_test
+// /metrics against what clients were told, across seller deaths, and scraped by a real Prometheus.
+package e2e_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,62 +14,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/bookerhq/booker/internal/harness"
 )
-
-// scrape fetches /metrics and returns the raw text and the value of each
-// sample keyed by name{labels} (labels sorted, as Prometheus prints them).
-func (b *booker) scrape() (string, map[string]float64) {
-	b.t.Helper()
-	resp, err := http.Get(b.url + "/metrics")
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
-	if err != nil {
-		b.t.Fatalf("parse /metrics: %v", err)
-	}
-	out := map[string]float64{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			var labels []string
-			for _, l := range m.Label {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			key := name + "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.Counter != nil:
-				out[key] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				out[key] = m.Gauge.GetValue()
-			case m.Histogram != nil:
-				out[key+"_count"] = float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return string(raw), out
-}
 
 func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 	dir := t.TempDir()
-	b := startBooker(t, binDir, dir, nil, "--tickets", "25", "--mode", "race", "--race-window", "3ms", "--fsync=false")
-	answers := b.load("demo", 150, 24)
-	v := judge(answers, readEvent(t, dir, "demo"))
+	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "25", "--mode", "race", "--race-window", "3ms", "--fsync=false")
+	answers := b.Load("demo", 150, 24)
+	v := harness.Judge(answers, harness.ReadEvent(t, dir, "demo"))
 	var audit map[string]int
-	b.getJSON("/v1/events/demo/audit", &audit) // recomputes the gauges
-	raw, got := b.scrape()
+	b.GetJSON("/v1/events/demo/audit", &audit) // recomputes the gauges
+	raw, got := b.Scrape()
 	t.Logf("race run: %+v", v)
 	for key, want := range map[string]int{
-		`booker_bookings_total{event="demo",result="confirmed"}`: v.confirmed,
-		`booker_bookings_total{event="demo",result="sold_out"}`:  v.byStatus[409],
-		`booker_oversold_tickets{event="demo"}`:                  v.oversold,
-		`booker_double_booked_seats{event="demo"}`:               v.doubleSeats,
-		`booker_lost_bookings{event="demo"}`:                     v.lost,
-		`booker_event_sold_tickets{event="demo"}`:                v.inFile,
+		`booker_bookings_total{event="demo",result="confirmed"}`: v.Confirmed,
+		`booker_bookings_total{event="demo",result="sold_out"}`:  v.ByStatus[409],
+		`booker_oversold_tickets{event="demo"}`:                  v.Oversold,
+		`booker_double_booked_seats{event="demo"}`:               v.DoubleSeats,
+		`booker_lost_bookings{event="demo"}`:                     v.Lost,
+		`booker_event_sold_tickets{event="demo"}`:                v.InFile,
 		`booker_event_capacity_tickets{event="demo"}`:            25,
 		`booker_sellers_ready{}`:                                 4,
 		`booker_sellers_desired{}`:                               4,
@@ -79,7 +41,7 @@ func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 			t.Errorf("%s = %v, want %d (what clients were told)", key, got[key], want)
 		}
 	}
-	if v.oversold == 0 && v.doubleSeats == 0 {
+	if v.Oversold == 0 && v.DoubleSeats == 0 {
 		t.Errorf("the race run showed no anomaly to count: %+v", v)
 	}
 	if !strings.Contains(raw, `booker_build_info{goversion="`) || !strings.Contains(raw, `mode="race"`) {
@@ -89,7 +51,7 @@ func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 	// (every second).
 	for i := 0; i < 50 && !(strings.Contains(raw, `go_goroutines{slot="0"}`) && strings.Contains(raw, `process_resident_memory_bytes{slot="3"}`)); i++ {
 		time.Sleep(100 * time.Millisecond)
-		raw, _ = b.scrape()
+		raw, _ = b.Scrape()
 	}
 	if !strings.Contains(raw, `go_goroutines{slot="0"}`) || !strings.Contains(raw, `process_resident_memory_bytes{slot="3"}`) {
 		t.Error("sellers' Go and process metrics are not exposed by slot")
@@ -103,7 +65,7 @@ func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 			t.Errorf("promtool check metrics: %v\n%s", err, out)
 		}
 	}
-	b.stop()
+	b.Stop()
 }
 
 // TestNoFalseAnomaliesWhileBooking samples the correctness gauges of a
@@ -112,15 +74,15 @@ func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 // run is over (confirmations arrive while the audit reads the file).
 func TestNoFalseAnomaliesWhileBooking(t *testing.T) {
 	dir := t.TempDir()
-	b := startBooker(t, binDir, dir, nil, "--tickets", "100000", "--audit-interval", "10ms", "--fsync=false")
-	done := make(chan []answer)
-	go func() { done <- b.load("demo", 8000, 32) }()
+	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "100000", "--audit-interval", "10ms", "--fsync=false")
+	done := make(chan []harness.Answer)
+	go func() { done <- b.Load("demo", 8000, 32) }()
 	series := []string{
 		`booker_lost_bookings{event="demo"}`,
 		`booker_oversold_tickets{event="demo"}`,
 		`booker_double_booked_seats{event="demo"}`,
 	}
-	var answers []answer
+	var answers []harness.Answer
 	samples, cancels := 0, 0
 	for answers == nil {
 		select {
@@ -128,16 +90,16 @@ func TestNoFalseAnomaliesWhileBooking(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 		// A cancel in flight while the audit runs is not a loss either.
-		if a := b.book("demo", "cancel-me", 0, ""); a.status == 201 {
-			req, _ := http.NewRequest("DELETE", b.url+"/v1/events/demo/bookings/"+a.id, nil)
-			if resp, err := client.Do(req); err == nil {
+		if a := b.Book("demo", "cancel-me", 0, ""); a.Status == 201 {
+			req, _ := http.NewRequest("DELETE", b.URL+"/v1/events/demo/bookings/"+a.ID, nil)
+			if resp, err := harness.Client.Do(req); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
 					cancels++
 				}
 			}
 		}
-		_, got := b.scrape()
+		_, got := b.Scrape()
 		samples++
 		for _, k := range series {
 			if got[k] != 0 {
@@ -145,25 +107,25 @@ func TestNoFalseAnomaliesWhileBooking(t *testing.T) {
 			}
 		}
 	}
-	v := checkInvariants(t, dir, answers)
-	t.Logf("%d samples of the correctness gauges during a locked run of %d bookings and %d cancels: all zero", samples, v.confirmed, cancels)
+	v := harness.CheckInvariants(t, dir, answers)
+	t.Logf("%d samples of the correctness gauges during a locked run of %d bookings and %d cancels: all zero", samples, v.Confirmed, cancels)
 	if samples < 10 || cancels == 0 {
 		t.Fatalf("the run was too short to sample: %d samples, %d cancels", samples, cancels)
 	}
-	b.stop()
+	b.Stop()
 }
 
 func TestCountersSurviveSellerDeath(t *testing.T) {
 	dir := t.TempDir()
-	b := startBooker(t, binDir, dir, nil, "--tickets", "100", "--sellers", "2", "--fsync=false")
-	b.load("demo", 40, 4)
-	_, before := b.scrape()
-	for _, s := range b.sellers() {
-		killPID(s.PID)
+	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "100", "--sellers", "2", "--fsync=false")
+	b.Load("demo", 40, 4)
+	_, before := b.Scrape()
+	for _, s := range b.Sellers() {
+		harness.KillPID(s.PID)
 	}
-	b.waitRestarts(2, 10*time.Second)
-	b.waitReady(10 * time.Second)
-	_, after := b.scrape()
+	b.WaitRestarts(2, 10*time.Second)
+	b.WaitReady(10 * time.Second)
+	_, after := b.Scrape()
 	for key, v := range before {
 		if strings.HasPrefix(key, "booker_lock_") || strings.HasPrefix(key, "booker_commit_batch") || strings.HasPrefix(key, "booker_bookings_total") {
 			if after[key] < v {
@@ -180,17 +142,7 @@ func TestCountersSurviveSellerDeath(t *testing.T) {
 	if restarts < 2 {
 		t.Errorf("restarts counted %v, want >= 2", restarts)
 	}
-	b.stop()
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	b.Stop()
 }
 
 // TestPrometheusScrapesBooker runs a real Prometheus server against a
@@ -201,19 +153,19 @@ func TestPrometheusScrapesBooker(t *testing.T) {
 		t.Skip("prometheus not installed: apt-get install prometheus (as .ci/run does) to run this test")
 	}
 	dir := t.TempDir()
-	b := startBooker(t, binDir, filepath.Join(dir, "data"), nil, "--tickets", "30", "--fsync=false")
-	answers := b.load("demo", 50, 8)
+	b := harness.Start(t, harness.BinDir(), filepath.Join(dir, "data"), nil, "--tickets", "30", "--fsync=false")
+	answers := b.Load("demo", 50, 8)
 	confirmed := 0
 	for _, a := range answers {
-		if a.status == 201 {
+		if a.Status == 201 {
 			confirmed++
 		}
 	}
-	target := strings.TrimPrefix(b.url, "http://")
+	target := strings.TrimPrefix(b.URL, "http://")
 	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: booker\n    static_configs:\n      - targets: [%q]\n", target)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	addr := freePort(t)
+	addr := harness.FreePort(t)
 	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	var plog bytes.Buffer
@@ -244,7 +196,7 @@ func TestPrometheusScrapesBooker(t *testing.T) {
 		if len(body.Data.Result) == 1 {
 			last = fmt.Sprint(body.Data.Result[0].Value[1])
 			if last == fmt.Sprint(confirmed) {
-				b.stop()
+				b.Stop()
 				return
 			}
 		}
@@ -256,17 +208,17 @@ func TestPrometheusScrapesBooker(t *testing.T) {
 // not, with good or bad bodies) are counted under event="unknown", never
 // as new series.
 func TestEventLabelStaysBounded(t *testing.T) {
-	b := startBooker(t, binDir, t.TempDir(), nil, "--sellers", "1")
+	b := harness.Start(t, harness.BinDir(), t.TempDir(), nil, "--sellers", "1")
 	for i := 0; i < 20; i++ {
-		b.book(fmt.Sprintf("made-up-%d", i), "x", 0, "")
-		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/events/BAD%%20%d/bookings", b.url, i), strings.NewReader(`{}`))
-		resp, err := client.Do(req)
+		b.Book(fmt.Sprintf("made-up-%d", i), "x", 0, "")
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/events/BAD%%20%d/bookings", b.URL, i), strings.NewReader(`{}`))
+		resp, err := harness.Client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 		}
 	}
-	b.book("demo", "", 0, "") // invalid body for a real event keeps its label
-	raw, got := b.scrape()
+	b.Book("demo", "", 0, "") // invalid body for a real event keeps its label
+	raw, got := b.Scrape()
 	if strings.Contains(raw, "made-up-") || strings.Contains(raw, "BAD") {
 		t.Fatal("a made-up event became a metric label")
 	}
@@ -276,5 +228,5 @@ func TestEventLabelStaysBounded(t *testing.T) {
 	if got[`booker_bookings_total{event="demo",result="invalid"}`] != 1 {
 		t.Fatal("an invalid body for an existing event lost its label")
 	}
-	b.stop()
+	b.Stop()
 }

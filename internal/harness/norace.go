@@ -1,5 +1,5 @@
 //go:build !race
 
-package booker_test
+package harness
 
 const raceEnabled = false

@@ -1,4 +1,5 @@
-package booker_test
+// The race demonstration and the torn-writes lesson.
+package e2e_test
 
 import (
 	"errors"
@@ -8,15 +9,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookerhq/booker/internal/harness"
 	"github.com/bookerhq/booker/ticket"
 )
 
 // TestOversellDemo runs `booker demo` as scripts/oversell-demo.sh does and
-// checks its verdict and table: race mode shows anomalies, locked none.
+// checks its harness.Verdict and table: race mode shows anomalies, locked none.
 func TestOversellDemo(t *testing.T) {
 	for attempt := 1; attempt <= 3; attempt++ {
 		report := filepath.Join(t.TempDir(), "report.html")
-		cmd := exec.Command(filepath.Join(binDir, "booker"), "demo", "--capacity", "30", "--buyers", "200", "--window", "3ms", "--report", report)
+		cmd := exec.Command(filepath.Join(harness.BinDir(), "booker"), "demo", "--capacity", "30", "--buyers", "200", "--window", "3ms", "--report", report)
 		out, err := cmd.CombinedOutput()
 		text := string(out)
 		t.Logf("attempt %d:\n%s", attempt, text)
@@ -111,17 +113,17 @@ func TestTornWrites(t *testing.T) {
 		if torn {
 			flags = append(flags, "--torn-writes")
 		}
-		b := startBooker(t, binDir, dir, nil, flags...)
-		answers := b.load("demo", 300, 16)
-		_, got := b.scrape()
+		b := harness.Start(t, harness.BinDir(), dir, nil, flags...)
+		answers := b.Load("demo", 300, 16)
+		_, got := b.Scrape()
 		n := got[`booker_torn_reads_total{event="demo"}`]
 		failed := 0
 		for _, a := range answers {
-			if a.status == 500 {
+			if a.Status == 500 {
 				failed++
 			}
 		}
-		b.stop()
+		b.Stop()
 		_, ferr := ticket.ReadEvent(dir, "demo")
 		if ferr != nil && (!torn || !errors.Is(ferr, ticket.ErrCorrupt)) {
 			t.Fatalf("ticket file after the run: %v", ferr)
@@ -137,7 +139,7 @@ func TestTornWrites(t *testing.T) {
 			t.Fatalf("%d failed requests but %v torn reads counted", failed, n)
 		}
 	}
-	out, err := exec.Command(filepath.Join(binDir, "booker"), "--torn-writes", "--data-dir", t.TempDir()).CombinedOutput()
+	out, err := exec.Command(filepath.Join(harness.BinDir(), "booker"), "--torn-writes", "--data-dir", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "needs --mode race") {
 		t.Fatalf("--torn-writes in locked mode accepted: %s", out)
 	}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bookerhq/booker/api"
+	"github.com/bookerhq/booker/audit"
+	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/internal/cli"
+	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/metrics"
+	"github.com/bookerhq/booker/supervisor"
+	"github.com/bookerhq/booker/ticket"
+)
+
+// serve runs booker until ctx ends (exit 0 after draining) or a seller
+// crash-loops (an error). It binds the listen address first: a booker
+// that cannot serve fails before it touches the data dir.
+func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
+	log, err := cli.NewLogger(stderr, c.LogFormat)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	svc, err := startService(ctx, c, log, ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log.Info("booker serving", "listen", ln.Addr().String(), "socket", c.Socket, "data_dir", c.DataDir,
+		"mode", c.Mode, "dispatch", c.Dispatch, "sellers", c.Sellers, "fsync", c.Fsync)
+	fmt.Fprintf(stdout, "booker listening on http://%s\n", ln.Addr())
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining requests")
+	case runErr = <-svc.sup.Fatal():
+		log.Error("giving up", "err", runErr)
+	case err := <-svc.httpErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	svc.stop(c.ShutdownTimeout)
+	log.Info("stopped")
+	return runErr
+}
+
+// service is booker's running parts: the store, the sellers' supervisor,
+// the API behind the HTTP server, the metrics, the audit and the history.
+type service struct {
+	log       *slog.Logger
+	store     *ticket.Store
+	sup       *supervisor.Supervisor
+	history   *history.Recorder // nil without --history
+	srv       *http.Server
+	httpErr   chan error
+	stopAudit context.CancelFunc
+}
+
+// startService opens the store (creating the event), starts the sellers
+// and serves the API on ln.
+func startService(ctx context.Context, c serveConfig, log *slog.Logger, ln net.Listener) (svc *service, err error) {
+	svc = &service{log: log, httpErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			svc.stop(c.ShutdownTimeout)
+		}
+	}()
+	if svc.store, err = openStore(ctx, c, log); err != nil {
+		return svc, err
+	}
+	m := metrics.New(c.Mode, cli.Version())
+	if svc.sup, err = newSupervisor(c, m, log); err != nil {
+		return svc, err
+	}
+	m.WatchStatus(svc.sup)
+	m.InitSlots(c.Sellers)
+	events, err := svc.store.List()
+	if err != nil {
+		return svc, err
+	}
+	for _, e := range events {
+		m.InitEvent(e)
+	}
+	if err := svc.sup.Start(); err != nil {
+		svc.sup = nil
+		return svc, err
+	}
+	ledger := audit.NewLedger()
+	apiCfg := api.Config{Store: svc.store, Queue: svc.sup, Ledger: ledger, Observer: m, Metrics: m.Handler(),
+		BookingTimeout: c.BookingTimeout, Log: log}
+	if c.History != "" {
+		if svc.history, err = startHistory(ctx, c.History, svc.store); err != nil {
+			return svc, err
+		}
+		apiCfg.History = svc.history
+	}
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	svc.stopAudit = stopAudit
+	go audit.Watch(auditCtx, svc.store, ledger, c.AuditInterval, m.Audited)
+	svc.srv = &http.Server{
+		Handler:           api.New(apiCfg),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() { svc.httpErr <- svc.srv.Serve(ln) }()
+	return svc, nil
+}
+
+// openStore opens the data dir and creates the event of --event if it
+// does not exist.
+func openStore(ctx context.Context, c serveConfig, log *slog.Logger) (*ticket.Store, error) {
+	store, err := ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync,
+		LockTimeout: c.LockTimeout, TornWrites: c.TornWrites})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Create(ctx, c.Event, c.Tickets); err == nil {
+		log.Info("created event", "event", c.Event, "capacity", c.Tickets)
+	} else if !errors.Is(err, ticket.ErrEventExists) {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+// newSupervisor configures the sellers' supervisor from the command line.
+func newSupervisor(c serveConfig, m *metrics.Metrics, log *slog.Logger) (*supervisor.Supervisor, error) {
+	sellerCmd, err := sellerCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	mode, gid, err := socketAccess(c.SocketGroup)
+	if err != nil {
+		return nil, err
+	}
+	return supervisor.New(supervisor.Config{
+		Sellers: c.Sellers, Socket: c.Socket, SocketMode: mode, SocketGID: gid, Command: sellerCmd,
+		QueueSize: c.QueueSize, Dispatch: c.Dispatch,
+		Welcome: ipc.Welcome{
+			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync, TornWrites: c.TornWrites,
+			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
+		},
+		MaxRestarts: c.MaxRestarts, RestartWindow: c.RestartWindow, HeartbeatTimeout: c.SellerTimeout,
+		Observer: m,
+	}, log), nil
+}
+
+// startHistory starts the history file with the state of every event:
+// a check of a booker started over existing bookings starts there.
+func startHistory(ctx context.Context, path string, store *ticket.Store) (*history.Recorder, error) {
+	rec, err := history.Create(path, func(event string) int {
+		capacity, _, _ := store.Count(context.Background(), event)
+		return capacity
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids, err := store.List()
+	if err != nil {
+		rec.Close()
+		return nil, err
+	}
+	for _, id := range ids {
+		e, err := store.Get(ctx, id)
+		if err != nil {
+			rec.Close()
+			return nil, err
+		}
+		held := make([]history.Held, len(e.Bookings))
+		for i, b := range e.Bookings {
+			held[i] = history.Held{ID: b.ID, Seat: b.Seat}
+		}
+		rec.Begin(id, e.Capacity, held)
+	}
+	return rec, nil
+}
+
+// stop drains and stops what was started: the HTTP server, the sellers
+// (within timeout), the audit, the history and the store.
+func (svc *service) stop(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if svc.srv != nil {
+		if err := svc.srv.Shutdown(ctx); err != nil {
+			svc.log.Warn("http shutdown", "err", err)
+		}
+	}
+	if svc.sup != nil {
+		if err := svc.sup.Stop(ctx); err != nil {
+			svc.log.Warn("stopping sellers", "err", err)
+		}
+	}
+	if svc.stopAudit != nil {
+		svc.stopAudit()
+	}
+	if svc.history != nil {
+		if err := svc.history.Close(); err != nil {
+			svc.log.Warn("closing the history", "err", err)
+		}
+	}
+	if svc.store != nil {
+		svc.store.Close()
+	}
+}

@@ -1,0 +1,170 @@
+// Package launch starts a booker process, waits until it is ready and
+// stops it: what booker's end-to-end tests, its demo and its soak share.
+//
+// booker prints "booker listening on URL" on stdout once it serves; Start
+// reads that line (the one place it is matched), then polls /readyz until
+// every seller is ready. Stop sends SIGTERM and, if booker has not exited
+// within Options.StopTimeout, SIGKILL (exec.Cmd's Cancel and WaitDelay).
+package launch
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options say how to run booker.
+type Options struct {
+	// Bin is the booker binary.
+	Bin string
+	// Args are booker's flags. Without --listen, 127.0.0.1:0 is added.
+	Args []string
+	// Env is added to the environment.
+	Env []string
+	// Dir is booker's working directory (the caller's if empty).
+	Dir string
+	// Stderr receives booker's log (discarded if nil).
+	Stderr io.Writer
+	// ReadyTimeout bounds the wait for every seller to be ready (20s).
+	ReadyTimeout time.Duration
+	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL
+	// (20s).
+	StopTimeout time.Duration
+	// DieWithParent makes booker get SIGTERM when the calling thread's
+	// process dies (Pdeathsig), for tools that must not leave it behind.
+	DieWithParent bool
+}
+
+// ErrNotReady is returned by Start when booker did not start or its
+// sellers were not ready in time.
+var ErrNotReady = errors.New("launch: booker not ready")
+
+// Booker is a running booker process.
+type Booker struct {
+	// URL is booker's base URL, e.g. http://127.0.0.1:41234.
+	URL    string
+	cmd    *exec.Cmd
+	stop   context.CancelFunc
+	exited chan struct{}
+	err    error // the exit error, once exited is closed
+}
+
+// Start runs booker and waits until every seller is ready. ctx bounds
+// the wait only; Stop or Kill ends the process.
+func Start(ctx context.Context, o Options) (*Booker, error) {
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 20 * time.Second
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 20 * time.Second
+	}
+	args := o.Args
+	if !hasFlag(args, "--listen") {
+		args = append([]string{"--listen", "127.0.0.1:0"}, args...)
+	}
+	stopCtx, stop := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(stopCtx, o.Bin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = o.StopTimeout
+	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Dir = o.Dir
+	cmd.Stderr = o.Stderr
+	if o.DieWithParent {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		stop()
+		return nil, fmt.Errorf("start booker: %w", err)
+	}
+	b := &Booker{cmd: cmd, stop: stop, exited: make(chan struct{})}
+	lines := bufio.NewReader(out)
+	line, err := lines.ReadString('\n')
+	go func() {
+		io.Copy(io.Discard, lines)
+		b.err = cmd.Wait()
+		close(b.exited)
+	}()
+	if err != nil || !strings.HasPrefix(line, "booker listening on ") {
+		b.Kill()
+		return nil, fmt.Errorf("%w: it did not start (see its log)", ErrNotReady)
+	}
+	b.URL = strings.TrimSpace(strings.TrimPrefix(line, "booker listening on "))
+	if err := b.WaitReady(ctx, o.ReadyTimeout); err != nil {
+		b.Kill()
+		return nil, err
+	}
+	return b, nil
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitReady polls /readyz until every seller is ready, d passes or ctx
+// ends.
+func (b *Booker) WaitReady(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := http.Get(b.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-b.exited:
+			return fmt.Errorf("%w: it exited: %v", ErrNotReady, b.err)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %v", ErrNotReady, d)
+		}
+	}
+}
+
+// PID is booker's process id.
+func (b *Booker) PID() int { return b.cmd.Process.Pid }
+
+// Exited is closed once booker has exited; Err then returns how.
+func (b *Booker) Exited() <-chan struct{} { return b.exited }
+
+// Err returns booker's exit error once Exited is closed.
+func (b *Booker) Err() error {
+	<-b.exited
+	return b.err
+}
+
+// Stop sends SIGTERM, SIGKILL after Options.StopTimeout, and returns
+// booker's exit error (nil for a clean exit). It may be called again.
+func (b *Booker) Stop() error {
+	b.stop()
+	return b.Err()
+}
+
+// Kill kills booker with SIGKILL at once and waits for it.
+func (b *Booker) Kill() {
+	b.cmd.Process.Kill()
+	<-b.exited
+	b.stop()
+}

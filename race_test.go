@@ -1,5 +1,0 @@
-//go:build race
-
-package booker_test
-
-const raceEnabled = true

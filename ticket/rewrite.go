@@ -1,0 +1,175 @@
+package ticket
+
+// Rewriting the files: compactions in the commit, adopting new files,
+// atomic replacement by temp file and rename, and the temp files crashed
+// writers leave behind.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// compact writes the whole state as a new snapshot (the commit point of
+// the torn-writes lesson, else a rewrite of what is already durable in
+// the journal), then replaces the journal with a new, empty one. A crash
+// in between leaves the old journal, whose records are all at or below
+// the new snapshot's revision, which readers skip.
+func (s *Store) compact(st *state) error {
+	e := *st.e
+	e.Format = Format
+	data, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	write := s.replace
+	if s.opts.TornWrites {
+		write = s.writeInPlace
+	}
+	if err := write(s.Path(e.ID), data, true); err != nil {
+		return err
+	}
+	hdr, gen := newHeader(e.Revision, 0)
+	if err := s.replace(s.journalPath(e.ID), hdr, false); err != nil {
+		return err
+	}
+	return s.adopt(st, e.Revision, int64(len(data)), int64(len(hdr)), gen)
+}
+
+// adopt points st at the event's new files after a compaction: the
+// snapshot of revision base and snapSize bytes, and the journal of
+// generation gen, of which off bytes are already applied. Both were
+// synced, and renamed into place with a directory fsync, by this process.
+func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
+	sf, err := os.Open(s.Path(st.e.ID))
+	if err != nil {
+		return fmt.Errorf("reopen ticket file: %w", err)
+	}
+	jf, err := os.OpenFile(s.journalPath(st.e.ID), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		sf.Close()
+		return fmt.Errorf("reopen journal: %w", err)
+	}
+	sfi, err1 := sf.Stat()
+	jfi, err2 := jf.Stat()
+	if err := errors.Join(err1, err2); err != nil {
+		sf.Close()
+		jf.Close()
+		return fmt.Errorf("stat new files: %w", err)
+	}
+	st.close()
+	st.e.Format = Format
+	st.sf, st.sino, st.jf, st.jino, st.jgen, st.born = sf, inode(sfi), jf, inode(jfi), gen, off
+	st.base, st.snapSize, st.off, st.synced, st.loaded = base, snapSize, off, off, off
+	st.dirSynced = !s.opts.NoSync
+	if !s.opts.NoSync {
+		s.markDurable(st, off)
+	}
+	return nil
+}
+
+// tempPrefix is the name prefix of an event's temp files; the writer's pid
+// follows it, so stale files of dead writers can be told apart.
+func tempPrefix(event string) string { return "." + event + ".json." }
+
+// replace atomically replaces the file at path with data: a unique temp
+// file in the same directory, fsync, rename, fsync of the directory. On
+// any error before the rename the temp file is removed and the old file is
+// untouched. hooks says whether to call the crash-point hooks.
+func (s *Store) replace(path string, data []byte, hooks bool) error {
+	tmp, err := s.writeTemp(eventOf(path), data, hooks)
+	if err != nil {
+		return err
+	}
+	if err := s.rename(tmp, path, hooks); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// writeInPlace is the torn-writes lesson's write: truncate the file and
+// write it, pausing RaceWindow halfway. Not crash-safe, and readers can
+// see it half-written: only with Options.TornWrites.
+func (s *Store) writeInPlace(path string, data []byte, _ bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("open ticket file: %w", err)
+	}
+	half := len(data) / 2
+	if _, err := f.Write(data[:half]); err != nil {
+		f.Close()
+		return fmt.Errorf("write ticket file: %w", err)
+	}
+	time.Sleep(s.opts.RaceWindow)
+	if _, err := f.Write(data[half:]); err != nil {
+		f.Close()
+		return fmt.Errorf("write ticket file: %w", err)
+	}
+	return f.Close()
+}
+
+// removeStaleTemps removes temp files left by writers that crashed before
+// their rename: those whose writer process is gone (a background
+// compaction writes its snapshot temp file without the lock). In Locked
+// mode they are removed under the event's lock.
+func (s *Store) removeStaleTemps() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("list data dir: %w", err)
+	}
+	byEvent := map[string][]string{}
+	for _, de := range entries {
+		name := de.Name()
+		if !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		event, _, ok := strings.Cut(name[1:], ".json.")
+		if ok && ValidEventID(event) {
+			byEvent[event] = append(byEvent[event], name)
+		}
+	}
+	for event, names := range byEvent {
+		if err := s.removeTemps(event, names); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) removeTemps(event string, names []string) error {
+	if s.opts.Mode == Locked {
+		s.step(point{step: stepEnter, event: event, how: exclusive})
+		h, err := s.lock(context.Background(), event, false)
+		if err != nil {
+			s.step(point{step: stepLeave, event: event})
+			return err
+		}
+		defer func() {
+			h.Unlock()
+			s.step(point{step: stepLeave, event: event})
+		}()
+	}
+	for _, name := range names {
+		if s.writerAlive(name[len(tempPrefix(event)):]) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale temp file: %w", err)
+		}
+	}
+	return nil
+}
+
+// writerAlive reports whether the pid that starts rest ("<pid>.<rand>.tmp")
+// names a live process.
+func (s *Store) writerAlive(rest string) bool {
+	pidStr, _, _ := strings.Cut(rest, ".")
+	pid, err := strconv.Atoi(pidStr)
+	return err == nil && pid > 0 && s.sys.alive(pid)
+}

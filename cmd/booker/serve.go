@@ -21,6 +21,7 @@ import (
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/live"
 	"github.com/bookerhq/booker/metrics"
 	"github.com/bookerhq/booker/seller"
 	"github.com/bookerhq/booker/supervisor"
@@ -92,6 +93,7 @@ type serveConfig struct {
 	History         string
 	TornWrites      bool
 	Dispatch        supervisor.Dispatch
+	Demo            bool
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -126,6 +128,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.SellerTimeout, "seller-timeout", 5*time.Second, "a seller silent this long (no heartbeat, no result) is killed and replaced")
 	dispatch := fs.String("dispatch", "auto", "how requests reach sellers: event (all of an event's to one seller), shared (any seller takes any), auto (event when locked, shared in race mode)")
 	fs.DurationVar(&c.AuditInterval, "audit-interval", time.Second, "how often the correctness gauges are recomputed from the ticket files")
+	fs.BoolVar(&c.Demo, "demo", false, "the live page at / gets a control that sends buyers (always on in race mode)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -187,6 +190,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	activity := live.NewActivity()
 	sup := supervisor.New(supervisor.Config{
 		Sellers:    c.Sellers,
 		Socket:     c.Socket,
@@ -202,7 +206,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		MaxRestarts:      c.MaxRestarts,
 		RestartWindow:    c.RestartWindow,
 		HeartbeatTimeout: c.SellerTimeout,
-		Observer:         m,
+		Observer:         activity.Observe(m),
 	}, log)
 	m.WatchStatus(sup)
 	m.InitEvent(c.Event)
@@ -237,10 +241,19 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		}
 		apiCfg.History = rec
 	}
-	handler := api.New(apiCfg)
+	handler, err := livePage(c, store, sup, activity, api.New(apiCfg), m, log)
+	if err != nil {
+		sup.Stop(context.Background())
+		ln.Close()
+		return err
+	}
+	defer handler.Close()
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	defer stopAudit()
-	go audit.Watch(auditCtx, store, ledger, c.AuditInterval, m.Audited)
+	go audit.Watch(auditCtx, store, ledger, c.AuditInterval, func(e *ticket.Event, r audit.Report) {
+		m.Audited(e, r)
+		handler.Audited(e, r)
+	})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -77,6 +77,27 @@ func TestPageLocked(t *testing.T) {
 		t.Errorf("locked mode shows %s red seats", n)
 	}
 	screenshot(t, ctx, "live-locked.png")
+
+	// A 100,000-seat event: one cell per seat, drawn in one ImageData.
+	if code, m := b.do(t, "POST", "/v1/events", map[string]any{"id": "big", "capacity": 100_000}); code != 201 {
+		t.Fatalf("create big: %d %v", code, m)
+	}
+	for i := range 3 {
+		if code, m := b.do(t, "POST", "/v1/events/big/bookings", map[string]any{"buyer": fmt.Sprint("bob-", i)}); code != 201 {
+			t.Fatalf("booking big: %d %v", code, m)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.url+"/?event=big")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the 100,000-seat event", `(e => e.dataset.event === 'big' && e.dataset.seatsBooked === '3')(document.getElementById('event'))`, 10*time.Second)
+	if info := eval[string](t, ctx, `document.getElementById('map-info').textContent`); !strings.Contains(info, "100,000 seats, one cell each") {
+		t.Errorf("map info %q, want one cell for each of 100,000 seats", info)
+	}
+	if c := eval[[]int](t, ctx, `[bookerLive.seatColor(3), bookerLive.seatColor(4), bookerLive.seatColor(100000)].flat()`); !slices.Equal(c, slices.Concat(blue, gray, gray)) {
+		t.Errorf("seats 3, 4 and 100,000 drawn %v, want booked, free, free", c)
+	}
+	t.Logf("100,000 seats: %s", eval[string](t, ctx, `document.getElementById('status').textContent`))
 }
 
 // TestPageRace runs a real race-mode booker, sends buyers with the page's

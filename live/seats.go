@@ -34,8 +34,11 @@ type EventView struct {
 	// (Capacity+7)/8 bytes; seat s is booked when bit (s-1)%8 (least
 	// significant first) of byte (s-1)/8 is set.
 	Seats string `json:"seats"`
-	// Doubled lists the seats held by two or more bookings, by seat
-	// number, at most MaxDoubled of them.
+	// SeatsDoubled is a bitmap as Seats of the seats held by two or more
+	// bookings; "" when there are none.
+	SeatsDoubled string `json:"seats_doubled"`
+	// Doubled lists the seats held by two or more bookings with their
+	// buyers, lowest seat numbers first, at most MaxDoubled of them.
 	Doubled []DoubledSeat `json:"doubled"`
 	// DoubledTotal is the number of seats held by two or more bookings
 	// (Doubled may list fewer).
@@ -60,8 +63,9 @@ type DoubledSeat struct {
 
 // seatMap builds an event's view from its ticket file, without the
 // audit. It reads e and keeps nothing of it but copies of the buyers of
-// seats held twice; it costs two passes over the bookings and
-// (Capacity/8) bytes plus one counter per seat.
+// seats held twice; it costs one pass over the bookings (two when a seat
+// is held twice), one over the seats, and Capacity/8 bytes plus one
+// counter per seat.
 func seatMap(e *ticket.Event) EventView {
 	v := EventView{ID: e.ID, Capacity: e.Capacity, Sold: e.Sold(), Available: e.Available(), Revision: e.Revision, Doubled: []DoubledSeat{}}
 	bits := make([]byte, (e.Capacity+7)/8)
@@ -85,15 +89,23 @@ func seatMap(e *ticket.Event) EventView {
 	if v.DoubledTotal == 0 {
 		return v
 	}
-	// The listed seats: the lowest-numbered ones, with their buyers.
+	clear(bits)
 	listed := map[int]int{} // seat -> index in v.Doubled
-	for s := 1; s <= e.Capacity && len(v.Doubled) < MaxDoubled; s++ {
-		if count[s] >= 2 {
+	for s := 1; s <= e.Capacity; s++ {
+		if count[s] < 2 {
+			continue
+		}
+		bits[(s-1)/8] |= 1 << ((s - 1) % 8)
+		if len(v.Doubled) < MaxDoubled {
 			listed[s] = len(v.Doubled)
 			v.Doubled = append(v.Doubled, DoubledSeat{Seat: s, Count: int(count[s])})
 		}
 	}
+	v.SeatsDoubled = base64.StdEncoding.EncodeToString(bits)
 	for _, b := range e.Bookings {
+		if b.Seat < 1 || b.Seat > e.Capacity || count[b.Seat] < 2 {
+			continue
+		}
 		if i, ok := listed[b.Seat]; ok && len(v.Doubled[i].Buyers) < MaxBuyers {
 			v.Doubled[i].Buyers = append(v.Doubled[i].Buyers, b.Buyer)
 		}

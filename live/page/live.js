@@ -9,7 +9,7 @@
   let selected = new URLSearchParams(location.search).get('event') || '';
   let polls = 0;
   const history = new Map(); // event -> {oversold: [], double: [], lost: []}
-  const map = { key: '', layout: null, bits: null, doubled: new Map(), capacity: 0 };
+  const map = { key: '', lkey: '', img: null, prev: null, layout: null, bits: null, twice: null, doubled: new Map(), doubledTotal: 0, capacity: 0 };
 
   // ---- polling ----
   async function poll() {
@@ -72,6 +72,7 @@
     $('event-id').textContent = ev.id;
     $('sold').textContent = ev.sold.toLocaleString();
     $('capacity').textContent = ev.capacity.toLocaleString();
+    $('card-sold').classList.toggle('long', String(ev.sold).length + String(ev.capacity).length > 7);
     $('sold-bar').style.width = Math.min(100, (100 * ev.sold) / ev.capacity) + '%';
     $('card-sold').classList.toggle('over', ev.sold > ev.capacity);
     let note = ev.seats_booked.toLocaleString() + ' seats held';
@@ -138,8 +139,10 @@
     let words = (ev.doubled_total === 1 ? 'seat' : 'seats') + ' held by more than one booking in the ticket file (red)';
     if (ev.doubled_total > ev.doubled.length) words += ', the first ' + ev.doubled.length + ' listed';
     const audited = ev.audit ? ev.audit.double_booked_seats : ev.doubled_total;
-    if (audited !== ev.doubled_total) {
+    if (audited > ev.doubled_total) {
       words += ' · the audit counts ' + audited + ' double-booked: it also counts confirmations the file has lost';
+    } else if (audited < ev.doubled_total) {
+      words += ' · the audit counts ' + audited + ' double-booked: it covers what this booker confirmed since it started';
     }
     $('red-words').textContent = words;
     if (list.dataset.key === key) return;
@@ -172,53 +175,77 @@
   function drawMap(ev) {
     const box = $('map-box');
     const width = Math.max(100, Math.floor(box.clientWidth));
-    const key = [ev.id, ev.capacity, width, ev.seats, ev.doubled.map((d) => d.seat).join(',')].join('/');
+    const key = [ev.id, ev.capacity, width, ev.seats, ev.seats_doubled].join('/');
     if (key === map.key) return;
     const t0 = performance.now();
     map.key = key;
     map.capacity = ev.capacity;
-    map.bits = Uint8Array.from(atob(ev.seats), (c) => c.charCodeAt(0));
+    map.bits = bitmap(ev.seats);
+    map.twice = bitmap(ev.seats_doubled);
     map.doubled = new Map(ev.doubled.map((d) => [d.seat, d]));
+    map.doubledTotal = ev.doubled_total;
     const L = (map.layout = layout(ev.capacity, width));
     // Cell states: 0 free, 1 booked, 2 held more than once.
     const state = new Uint8Array(L.cells);
-    for (let i = 0; i < map.bits.length; i++) {
-      const byte = map.bits[i];
-      if (byte === 0) continue;
-      for (let j = 0; j < 8; j++) if (byte & (1 << j)) state[Math.floor((i * 8 + j) / L.per)] ||= 1;
-    }
-    for (const d of ev.doubled) state[Math.floor((d.seat - 1) / L.per)] = 2;
+    mark(state, map.bits, L.per, 1);
+    mark(state, map.twice, L.per, 2);
     paint(L, state);
     body.dataset.drawMs = (performance.now() - t0).toFixed(1);
     $('map-info').textContent = '· ' + ev.capacity.toLocaleString() + ' seats, ' +
       (L.per === 1 ? 'one cell each' : L.per + ' seats a cell') + ', ' + L.cols + ' a row';
   }
 
-  // paint draws every cell into one ImageData at the screen's pixel
-  // density, then rings the red cells when cells are too small to see.
+  function bitmap(b64) {
+    return Uint8Array.from(atob(b64 || ''), (c) => c.charCodeAt(0));
+  }
+
+  // mark raises to value the state of the cells of the seats set in bits.
+  function mark(state, bits, per, value) {
+    for (let i = 0; i < bits.length; i++) {
+      const byte = bits[i];
+      if (byte === 0) continue;
+      for (let j = 0; j < 8; j++) {
+        const c = Math.floor((i * 8 + j) / per);
+        if (byte & (1 << j) && state[c] < value) state[c] = value;
+      }
+    }
+  }
+
+  // paint draws the cells into one ImageData at the screen's pixel
+  // density, kept between polls: only cells whose state changed are
+  // filled again. It then rings the red cells when cells are too small
+  // to see.
   function paint(L, state) {
     const canvas = $('seatmap');
     const dpr = window.devicePixelRatio || 1;
-    const W = L.cols * L.cell, H = L.rows * L.cell;
-    canvas.style.width = W + 'px';
-    canvas.style.height = H + 'px';
-    canvas.width = Math.round(W * dpr);
-    canvas.height = Math.round(H * dpr);
     const ctx = canvas.getContext('2d');
-    const img = ctx.createImageData(canvas.width, canvas.height);
-    const px = new Uint32Array(img.data.buffer);
+    const lkey = [L.cols, L.rows, L.cell, L.per, dpr].join();
+    if (map.lkey !== lkey) {
+      const W = L.cols * L.cell, H = L.rows * L.cell;
+      canvas.style.width = W + 'px';
+      canvas.style.height = H + 'px';
+      canvas.width = Math.round(W * dpr);
+      canvas.height = Math.round(H * dpr);
+      map.img = ctx.createImageData(canvas.width, canvas.height);
+      map.prev = new Uint8Array(L.cells).fill(255);
+      map.lkey = lkey;
+    }
+    const img = map.img, px = new Uint32Array(img.data.buffer);
     const rgba = (c) => (255 << 24) | (c[2] << 16) | (c[1] << 8) | c[0]; // little-endian
     const colors = [rgba(COLOR.free), rgba(COLOR.booked), rgba(COLOR.red)];
     const gap = L.cell >= 6 ? Math.max(1, Math.round((L.cell * dpr) / 8)) : 0;
     const edge = (n) => Math.round(n * L.cell * dpr);
     for (let c = 0; c < L.cells; c++) {
+      if (state[c] === map.prev[c]) continue;
       const col = c % L.cols, row = (c - col) / L.cols;
       const x0 = edge(col), x1 = edge(col + 1) - gap, y0 = edge(row), y1 = edge(row + 1) - gap;
       const color = colors[state[c]];
-      for (let y = y0; y < y1; y++) px.fill(color, y * canvas.width + x0, y * canvas.width + x1);
+      for (let y = y0; y < y1; y++) px.fill(color, y * img.width + x0, y * img.width + x1);
     }
+    map.prev = state;
     ctx.putImageData(img, 0, 0);
-    if (L.cell >= 8) return;
+    // A few red seats among many tiny cells get a ring so the eye finds them.
+    if (L.cell >= 8 || map.doubledTotal > 100) return;
     ctx.strokeStyle = '#e01b24';
     ctx.lineWidth = 2 * dpr;
     for (const seat of map.doubled.keys()) {
@@ -238,8 +265,8 @@
     return seat <= map.capacity ? seat : 0;
   }
 
-  function booked(seat) {
-    return map.bits && (map.bits[(seat - 1) >> 3] & (1 << ((seat - 1) & 7))) !== 0;
+  function has(bits, seat) {
+    return !!bits && (bits[(seat - 1) >> 3] & (1 << ((seat - 1) & 7))) !== 0;
   }
 
   function tooltip(evt) {
@@ -248,8 +275,10 @@
     if (!seat) { tip.hidden = true; return; }
     const d = map.doubled.get(seat);
     const last = map.layout.per > 1 ? '–' + Math.min(map.capacity, seat + map.layout.per - 1) : '';
-    tip.textContent = d ? 'Seat ' + seat + ': sold ' + d.count + ' times, to ' + d.buyers.join(', ') + (d.count > d.buyers.length ? ', …' : '')
-      : 'Seat ' + seat + last + ': ' + (booked(seat) ? 'booked' : 'free');
+    let text = 'Seat ' + seat + last + ': ' + (has(map.bits, seat) ? 'booked' : 'free');
+    if (d) text = 'Seat ' + seat + ': sold ' + d.count + ' times, to ' + d.buyers.join(', ') + (d.count > d.buyers.length ? ', …' : '');
+    else if (has(map.twice, seat)) text = 'Seat ' + seat + ': sold more than once (buyers listed for the first ' + map.doubled.size + ' such seats only)';
+    tip.textContent = text;
     const box = $('map-box').getBoundingClientRect();
     tip.style.left = Math.min(evt.clientX - box.left + 14, box.width - 240) + 'px';
     tip.style.top = evt.clientY - box.top + 14 + 'px';

@@ -247,7 +247,6 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	defer handler.Close()
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	defer stopAudit()
 	go audit.Watch(auditCtx, store, ledger, c.AuditInterval, func(e *ticket.Event, r audit.Report) {
@@ -278,6 +277,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	case err := <-httpErr:
 		runErr = fmt.Errorf("http server: %w", err)
 	}
+	handler.Close() // ends a run of buyers sent from the live page
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

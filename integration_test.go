@@ -31,7 +31,7 @@ func TestLockedSellsOutExactly(t *testing.T) {
 	for _, dispatch := range []string{"shared", "event"} {
 		t.Run(dispatch, func(t *testing.T) {
 			dir := t.TempDir()
-			b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "60", "--dispatch", dispatch)
+			b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "60", "--dispatch", dispatch)
 			answers := b.Load("demo", 300, 32)
 			v := harness.Judge(answers, harness.ReadEvent(t, dir, "demo"))
 			t.Logf("locked: %+v", v)
@@ -68,7 +68,7 @@ func TestLockedSellsOutExactly(t *testing.T) {
 func TestRaceModeOversells(t *testing.T) {
 	for round := 1; round <= 3; round++ {
 		dir := t.TempDir()
-		b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "30", "--mode", "race", "--race-window", "3ms", "--fsync=false")
+		b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "30", "--mode", "race", "--race-window", "3ms", "--fsync=false")
 		answers := b.Load("demo", 200, 32)
 		v := harness.Judge(answers, harness.ReadEvent(t, dir, "demo"))
 		var audit map[string]int
@@ -98,7 +98,7 @@ func TestKillSellersUnderLoadLosesNothing(t *testing.T) {
 
 func killSellersRound(t *testing.T, dispatch string) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "500", "--max-restarts", "1000", "--fsync=false", "--dispatch", dispatch)
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "500", "--max-restarts", "1000", "--fsync=false", "--dispatch", dispatch)
 	done := make(chan struct{})
 	kills := 0
 	go func() {
@@ -139,7 +139,7 @@ func killSellersRound(t *testing.T, dispatch string) {
 
 func TestIdempotencyKey(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "2")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "2")
 	first := b.Book("demo", "ann", 0, "order-1")
 	again := b.Book("demo", "ann", 0, "order-1")
 	if first.Status != 201 || again.Status != 201 || again.ID != first.ID || again.Seat != first.Seat || !again.Replay || first.Replay {
@@ -175,7 +175,7 @@ func TestIdempotencyKey(t *testing.T) {
 // the API and the store after cancels and re-bookings.
 func TestInspectCountsWhatWasSold(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "2")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "2")
 	var ids []string
 	for i := 0; i < 4; i++ {
 		a := b.Book("demo", fmt.Sprintf("buyer-%d", i), 0, fmt.Sprintf("key-%d", i))
@@ -197,7 +197,7 @@ func TestInspectCountsWhatWasSold(t *testing.T) {
 	}
 	var ev struct{ Sold int }
 	b.GetJSON("/v1/events/demo", &ev)
-	out, err := exec.Command(filepath.Join(harness.BinDir(), "booker"), "inspect", "--data-dir", dir, "demo").Output()
+	out, err := exec.Command(filepath.Join(harness.BinDir(t), "booker"), "inspect", "--data-dir", dir, "demo").Output()
 	if err != nil {
 		t.Fatalf("booker inspect: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestSellersDyingIsSettledFromTheStore(t *testing.T) {
 	} {
 		t.Run(tc.step, func(t *testing.T) {
 			dir := t.TempDir()
-			b := harness.Start(t, harness.BinDir(), dir, []string{"BOOKER_CRASH_AT=" + tc.step},
+			b := harness.Start(t, harness.BinDir(t), dir, []string{"BOOKER_CRASH_AT=" + tc.step},
 				"--max-restarts", "50", "--booking-timeout", "20s")
 			a := b.Book("demo", "ann", 0, "order-1")
 			if a.Status != tc.Status || a.Code != tc.Code {

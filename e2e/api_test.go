@@ -26,7 +26,7 @@ import (
 // file is untouched.
 func TestStrictInputChangesNothing(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "10", "--sellers", "2")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "10", "--sellers", "2")
 	json_ := "application/json"
 	cases := []struct {
 		name, method, path, ctype, body string
@@ -128,7 +128,7 @@ func TestStrictInputChangesNothing(t *testing.T) {
 // keeps serving bookings.
 func TestHostileSocketPeers(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "2", "--tickets", "1000")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "2", "--tickets", "1000")
 	sock := filepath.Join(dir, "booker.sock")
 	const v = ipc.Version
 	peers := map[string][]byte{
@@ -202,7 +202,7 @@ func rawFrame(version, typ byte, length uint32, payload string) []byte {
 // that can reach it is still refused (SO_PEERCRED).
 func TestSocketPermissionsAndPeerCredentials(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "1")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "1")
 	fi, err := os.Stat(filepath.Join(dir, "booker.sock"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("default socket mode %v, %v", fi.Mode(), err)
@@ -225,7 +225,7 @@ func TestSocketPermissionsAndPeerCredentials(t *testing.T) {
 	defer os.RemoveAll(sockDir)
 	os.Chmod(sockDir, 0o755)
 	sock := filepath.Join(sockDir, "booker.sock")
-	b2 := harness.Start(t, harness.BinDir(), t.TempDir(), nil, "--sellers", "1", "--socket", sock, "--socket-group", "nogroup")
+	b2 := harness.Start(t, harness.BinDir(t), t.TempDir(), nil, "--sellers", "1", "--socket", sock, "--socket-group", "nogroup")
 	fi, err = os.Stat(sock)
 	if err != nil || fi.Mode().Perm() != 0o660 || fi.Sys().(*syscall.Stat_t).Gid != 65534 {
 		t.Fatalf("socket with --socket-group: mode %v gid %v, %v", fi.Mode(), fi.Sys().(*syscall.Stat_t).Gid, err)
@@ -262,7 +262,7 @@ except (ConnectionResetError, BrokenPipeError):
 // is cut off by the header timeout; oversized headers get 431.
 func TestSlowClientsAndHeaderLimit(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "1")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "1")
 	addr := strings.TrimPrefix(b.URL, "http://")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -302,7 +302,7 @@ func TestNothingWrittenOutsideDataDir(t *testing.T) {
 	os.Mkdir(tmp, 0o755)
 	crashed := filepath.Join(t.TempDir(), "crashed")
 	env := []string{"TMPDIR=" + tmp, "BOOKER_CRASH_AT=after-rename", "BOOKER_CRASH_FILE=" + crashed}
-	b := harness.StartIn(t, cwd, harness.BinDir(), data, env, "--tickets", "500", "--max-restarts", "20")
+	b := harness.StartIn(t, cwd, harness.BinDir(t), data, env, "--tickets", "500", "--max-restarts", "20")
 	answers := b.Load("demo", 400, 8)
 	for _, a := range answers[:20] {
 		if a.Status == 201 {

@@ -18,7 +18,7 @@ import (
 func TestOversellDemo(t *testing.T) {
 	for attempt := 1; attempt <= 3; attempt++ {
 		report := filepath.Join(t.TempDir(), "report.html")
-		cmd := exec.Command(filepath.Join(harness.BinDir(), "booker"), "demo", "--capacity", "30", "--buyers", "200", "--window", "3ms", "--report", report)
+		cmd := exec.Command(filepath.Join(harness.BinDir(t), "booker"), "demo", "--capacity", "30", "--buyers", "200", "--window", "3ms", "--report", report)
 		out, err := cmd.CombinedOutput()
 		text := string(out)
 		t.Logf("attempt %d:\n%s", attempt, text)
@@ -113,7 +113,7 @@ func TestTornWrites(t *testing.T) {
 		if torn {
 			flags = append(flags, "--torn-writes")
 		}
-		b := harness.Start(t, harness.BinDir(), dir, nil, flags...)
+		b := harness.Start(t, harness.BinDir(t), dir, nil, flags...)
 		answers := b.Load("demo", 300, 16)
 		_, got := b.Scrape()
 		n := got[`booker_torn_reads_total{event="demo"}`]
@@ -139,7 +139,7 @@ func TestTornWrites(t *testing.T) {
 			t.Fatalf("%d failed requests but %v torn reads counted", failed, n)
 		}
 	}
-	out, err := exec.Command(filepath.Join(harness.BinDir(), "booker"), "--torn-writes", "--data-dir", t.TempDir()).CombinedOutput()
+	out, err := exec.Command(filepath.Join(harness.BinDir(t), "booker"), "--torn-writes", "--data-dir", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "needs --mode race") {
 		t.Fatalf("--torn-writes in locked mode accepted: %s", out)
 	}

@@ -26,7 +26,7 @@ func TestSellerCrashPoints(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			dir := t.TempDir()
 			crashed := filepath.Join(t.TempDir(), "crashed")
-			b := harness.Start(t, harness.BinDir(), dir, []string{"BOOKER_CRASH_AT=" + step, "BOOKER_CRASH_FILE=" + crashed},
+			b := harness.Start(t, harness.BinDir(t), dir, []string{"BOOKER_CRASH_AT=" + step, "BOOKER_CRASH_FILE=" + crashed},
 				"--tickets", "400", "--max-restarts", "50")
 			answers := b.Load("demo", 300, 16)
 			if _, err := os.Stat(crashed); err != nil {
@@ -49,7 +49,7 @@ func TestSellerCrashPoints(t *testing.T) {
 // silent seller is killed after the heartbeat timeout, service resumes.
 func TestSIGSTOPSeller(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "2000", "--lock-timeout", "1s", "--booking-timeout", "3s", "--max-restarts", "20")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "2000", "--lock-timeout", "1s", "--booking-timeout", "3s", "--max-restarts", "20")
 	victim := b.Sellers()[1].PID
 	var answers []harness.Answer
 	var mu sync.Mutex
@@ -91,9 +91,9 @@ func TestSIGSTOPSeller(t *testing.T) {
 // nothing: the client was told the request is not booked.
 func TestHandStartedSellerIsFenced(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, []string{"BOOKER_CRASH_AT=after-read"}, "--sellers", "1", "--dispatch", "shared",
+	b := harness.Start(t, harness.BinDir(t), dir, []string{"BOOKER_CRASH_AT=after-read"}, "--sellers", "1", "--dispatch", "shared",
 		"--seller-timeout", "1s", "--booking-timeout", "20s", "--max-restarts", "1000")
-	hand := exec.Command(filepath.Join(harness.BinDir(), "seller"), "--socket", filepath.Join(dir, "booker.sock"))
+	hand := exec.Command(filepath.Join(harness.BinDir(t), "seller"), "--socket", filepath.Join(dir, "booker.sock"))
 	hand.Env = append(os.Environ(), "BOOKER_STOP_AT=before-commit")
 	var out harness.SyncBuffer
 	hand.Stdout, hand.Stderr = &out, &out
@@ -156,7 +156,7 @@ func TestHandStartedSellerIsFenced(t *testing.T) {
 // once, and the queued requests are served once the seller resumes.
 func TestQueueFullAnswers503(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "1", "--queue-size", "8", "--seller-window", "4", "--booking-timeout", "20s")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "1", "--queue-size", "8", "--seller-window", "4", "--booking-timeout", "20s")
 	seller := b.Sellers()[0].PID
 	syscall.Kill(seller, syscall.SIGSTOP)
 	defer syscall.Kill(seller, syscall.SIGCONT)
@@ -247,7 +247,7 @@ func TestDiskFullFailsCleanly(t *testing.T) {
 		t.Skipf("cannot mount tmpfs: %v %s", err, out)
 	}
 	defer exec.Command("umount", "-l", dir).Run()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "100000", "--sellers", "2", "--max-restarts", "50")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "100000", "--sellers", "2", "--max-restarts", "50")
 	var answers []harness.Answer
 	failures := 0
 	for i := 0; i < 3000 && failures < 20; i++ {
@@ -281,7 +281,7 @@ func TestC10K(t *testing.T) {
 		t.Skip("10,000 connections: not under -short or -race")
 	}
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "1000", "--sellers", "2")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "1000", "--sellers", "2")
 	addr := strings.TrimPrefix(b.URL, "http://")
 	var conns []net.Conn
 	defer func() {

@@ -19,7 +19,7 @@ import (
 
 func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "25", "--mode", "race", "--race-window", "3ms", "--fsync=false")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "25", "--mode", "race", "--race-window", "3ms", "--fsync=false")
 	answers := b.Load("demo", 150, 24)
 	v := harness.Judge(answers, harness.ReadEvent(t, dir, "demo"))
 	var audit map[string]int
@@ -74,7 +74,7 @@ func TestMetricsCountWhatClientsWereTold(t *testing.T) {
 // run is over (confirmations arrive while the audit reads the file).
 func TestNoFalseAnomaliesWhileBooking(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "100000", "--audit-interval", "10ms", "--fsync=false")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "100000", "--audit-interval", "10ms", "--fsync=false")
 	done := make(chan []harness.Answer)
 	go func() { done <- b.Load("demo", 8000, 32) }()
 	series := []string{
@@ -117,7 +117,7 @@ func TestNoFalseAnomaliesWhileBooking(t *testing.T) {
 
 func TestCountersSurviveSellerDeath(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "100", "--sellers", "2", "--fsync=false")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "100", "--sellers", "2", "--fsync=false")
 	b.Load("demo", 40, 4)
 	_, before := b.Scrape()
 	for _, s := range b.Sellers() {
@@ -153,7 +153,7 @@ func TestPrometheusScrapesBooker(t *testing.T) {
 		t.Skip("prometheus not installed: apt-get install prometheus (as .ci/run does) to run this test")
 	}
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), filepath.Join(dir, "data"), nil, "--tickets", "30", "--fsync=false")
+	b := harness.Start(t, harness.BinDir(t), filepath.Join(dir, "data"), nil, "--tickets", "30", "--fsync=false")
 	answers := b.Load("demo", 50, 8)
 	confirmed := 0
 	for _, a := range answers {
@@ -208,7 +208,7 @@ func TestPrometheusScrapesBooker(t *testing.T) {
 // not, with good or bad bodies) are counted under event="unknown", never
 // as new series.
 func TestEventLabelStaysBounded(t *testing.T) {
-	b := harness.Start(t, harness.BinDir(), t.TempDir(), nil, "--sellers", "1")
+	b := harness.Start(t, harness.BinDir(t), t.TempDir(), nil, "--sellers", "1")
 	for i := 0; i < 20; i++ {
 		b.Book(fmt.Sprintf("made-up-%d", i), "x", 0, "")
 		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/events/BAD%%20%d/bookings", b.URL, i), strings.NewReader(`{}`))

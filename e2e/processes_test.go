@@ -19,7 +19,7 @@ import (
 
 func TestSIGTERMLeavesNoSeller(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "3")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "3")
 	var pids []int
 	for _, s := range b.Sellers() {
 		pids = append(pids, s.PID)
@@ -42,7 +42,7 @@ func TestSIGTERMLeavesNoSeller(t *testing.T) {
 
 func TestRestartKeepsBookingsAndStaleSocket(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "50")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "50")
 	answers := b.Load("demo", 20, 4)
 	var pids []int
 	for _, s := range b.Sellers() {
@@ -63,7 +63,7 @@ func TestRestartKeepsBookingsAndStaleSocket(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "booker.sock")); err != nil {
 		t.Fatalf("expected a stale socket: %v", err)
 	}
-	b2 := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "50")
+	b2 := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "50")
 	var ev struct{ Sold int }
 	b2.GetJSON("/v1/events/demo", &ev)
 	if ev.Sold != 20 {
@@ -84,7 +84,7 @@ func TestSelfReexecSeller(t *testing.T) {
 	// A booker without a seller binary beside it (as under `go run`)
 	// runs itself in the seller role.
 	dir := t.TempDir()
-	b := harness.Start(t, harness.SoloDir(), dir, nil, "--sellers", "2")
+	b := harness.Start(t, harness.SoloDir(t), dir, nil, "--sellers", "2")
 	if a := b.Book("demo", "x", 0, ""); a.Status != 201 {
 		t.Fatalf("booking through self-exec sellers: %+v", a)
 	}
@@ -102,7 +102,7 @@ func TestCrashLoopingSellerGivesUp(t *testing.T) {
 	if err != nil {
 		t.Skip("no false binary")
 	}
-	cmd := exec.Command(filepath.Join(harness.BinDir(), "booker"), "--data-dir", dir, "--listen", "127.0.0.1:0",
+	cmd := exec.Command(filepath.Join(harness.BinDir(t), "booker"), "--data-dir", dir, "--listen", "127.0.0.1:0",
 		"--sellers", "1", "--seller-bin", falseBin, "--max-restarts", "4", "--restart-window", "30s")
 	out, _ := cmd.CombinedOutput()
 	log := string(out)
@@ -129,7 +129,7 @@ func TestCrashLoopingSellerGivesUp(t *testing.T) {
 // TestShutdownKillsStragglers: a seller that cannot exit (stopped) when
 // booker is told to stop is SIGKILLed at --shutdown-timeout; booker exits.
 func TestShutdownKillsStragglers(t *testing.T) {
-	b := harness.Start(t, harness.BinDir(), t.TempDir(), nil, "--sellers", "2", "--shutdown-timeout", "1s", "--seller-timeout", "30s")
+	b := harness.Start(t, harness.BinDir(t), t.TempDir(), nil, "--sellers", "2", "--shutdown-timeout", "1s", "--seller-timeout", "30s")
 	stuck := b.Sellers()[0].PID
 	syscall.Kill(stuck, syscall.SIGSTOP)
 	start := time.Now()
@@ -153,7 +153,7 @@ func TestShutdownKillsStragglers(t *testing.T) {
 // another, and logs the sellers' own lines prefixed with slot and pid.
 func TestHungSellerIsReplaced(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--sellers", "2", "--seller-timeout", "1500ms")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "2", "--seller-timeout", "1500ms")
 	victim := b.Sellers()[0].PID
 	syscall.Kill(victim, syscall.SIGSTOP)
 	b.WaitRestarts(1, 10*time.Second)
@@ -184,7 +184,7 @@ func TestHungSellerIsReplaced(t *testing.T) {
 // taken over.
 func TestKillBookerUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "50000")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "50000")
 	var pids []int
 	for _, s := range b.Sellers() {
 		pids = append(pids, s.PID)
@@ -208,7 +208,7 @@ func TestKillBookerUnderLoad(t *testing.T) {
 			t.Errorf("seller %d orphaned by kill -9 of booker", pid)
 		}
 	}
-	b2 := harness.Start(t, harness.BinDir(), dir, nil, "--tickets", "50000")
+	b2 := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "50000")
 	v := harness.CheckInvariants(t, dir, answers)
 	if v.Confirmed == 0 || v.ByStatus[0] == 0 {
 		t.Fatalf("the kill did not land mid-load: %+v", v)
@@ -226,7 +226,7 @@ func TestKillBookerUnderLoad(t *testing.T) {
 // every request is answered 201 and the file holds every confirmation.
 func TestEventDispatch(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(), dir, nil, "--dispatch", "event", "--max-restarts", "100", "--fsync=false")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--dispatch", "event", "--max-restarts", "100", "--fsync=false")
 	const events = 8
 	for i := 0; i < events; i++ {
 		resp, err := http.Post(b.URL+"/v1/events", "application/json", strings.NewReader(fmt.Sprintf(`{"id":"ev%d","capacity":5000}`, i)))

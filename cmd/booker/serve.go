@@ -84,6 +84,7 @@ type serveConfig struct {
 	History         string
 	TornWrites      bool
 	Dispatch        supervisor.Dispatch
+	Demo            bool
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -118,6 +119,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.SellerTimeout, "seller-timeout", 5*time.Second, "a seller silent this long (no heartbeat, no result) is killed and replaced")
 	dispatch := fs.String("dispatch", "auto", "how requests reach sellers: event (all of an event's to one seller), shared (any seller takes any), auto (event when locked, shared in race mode)")
 	fs.DurationVar(&c.AuditInterval, "audit-interval", time.Second, "how often the correctness gauges are recomputed from the ticket files")
+	fs.BoolVar(&c.Demo, "demo", false, "the live page at / gets a control that sends buyers (always on in race mode)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/live"
 	"github.com/bookerhq/booker/metrics"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
@@ -61,6 +62,7 @@ type service struct {
 	store     *ticket.Store
 	sup       *supervisor.Supervisor
 	history   *history.Recorder // nil without --history
+	live      *live.Server
 	srv       *http.Server
 	httpErr   chan error
 	stopAudit context.CancelFunc
@@ -79,7 +81,8 @@ func startService(ctx context.Context, c serveConfig, log *slog.Logger, ln net.L
 		return svc, err
 	}
 	m := metrics.New(c.Mode, cli.Version())
-	if svc.sup, err = newSupervisor(c, m, log); err != nil {
+	activity := live.NewActivity()
+	if svc.sup, err = newSupervisor(c, activity.Observe(m), log); err != nil {
 		return svc, err
 	}
 	m.WatchStatus(svc.sup)
@@ -104,11 +107,17 @@ func startService(ctx context.Context, c serveConfig, log *slog.Logger, ln net.L
 		}
 		apiCfg.History = svc.history
 	}
+	if svc.live, err = livePage(c, svc.store, svc.sup, activity, api.New(apiCfg), m, log); err != nil {
+		return svc, err
+	}
 	auditCtx, stopAudit := context.WithCancel(context.Background())
 	svc.stopAudit = stopAudit
-	go audit.Watch(auditCtx, svc.store, ledger, c.AuditInterval, m.Audited)
+	go audit.Watch(auditCtx, svc.store, ledger, c.AuditInterval, func(e *ticket.Event, r audit.Report) {
+		m.Audited(e, r)
+		svc.live.Audited(e, r)
+	})
 	svc.srv = &http.Server{
-		Handler:           api.New(apiCfg),
+		Handler:           svc.live,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -138,7 +147,7 @@ func openStore(ctx context.Context, c serveConfig, log *slog.Logger) (*ticket.St
 }
 
 // newSupervisor configures the sellers' supervisor from the command line.
-func newSupervisor(c serveConfig, m *metrics.Metrics, log *slog.Logger) (*supervisor.Supervisor, error) {
+func newSupervisor(c serveConfig, obs supervisor.Observer, log *slog.Logger) (*supervisor.Supervisor, error) {
 	sellerCmd, err := sellerCommand(c)
 	if err != nil {
 		return nil, err
@@ -155,7 +164,7 @@ func newSupervisor(c serveConfig, m *metrics.Metrics, log *slog.Logger) (*superv
 			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
 		},
 		MaxRestarts: c.MaxRestarts, RestartWindow: c.RestartWindow, HeartbeatTimeout: c.SellerTimeout,
-		Observer: m,
+		Observer: obs,
 	}, log), nil
 }
 
@@ -194,6 +203,9 @@ func startHistory(ctx context.Context, path string, store *ticket.Store) (*histo
 func (svc *service) stop(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if svc.live != nil {
+		svc.live.Close() // ends a run of buyers sent from the live page
+	}
 	if svc.srv != nil {
 		if err := svc.srv.Shutdown(ctx); err != nil {
 			svc.log.Warn("http shutdown", "err", err)

@@ -26,14 +26,14 @@ var binDir, soloDir string
 
 // Main builds booker and seller into a temp dir (with -race when the
 // tests run with it), runs the tests and removes the dir. Call it from
-// TestMain: os.Exit(harness.Main(m)). With -short it runs nothing: the
-// end-to-end tests run real processes for a minute or more, and -short
-// is the quick edit-test loop.
+// TestMain: os.Exit(harness.Main(m)). With -short it builds nothing and
+// the tests that need the binaries skip (BinDir): the end-to-end tests
+// run real processes for minutes, and -short is the quick edit-test
+// loop.
 func Main(m *testing.M) int {
 	flag.Parse()
 	if testing.Short() {
-		fmt.Println("end-to-end tests skipped with -short")
-		return 0
+		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "booker-bin-")
 	if err != nil {
@@ -72,12 +72,26 @@ func moduleRoot() string {
 	}
 }
 
-// BinDir holds booker and seller; SoloDir a booker with no seller beside
-// it (it re-executes itself as the seller, as under `go run`).
-func BinDir() string { return binDir }
+// BinDir holds booker and seller. With -short, when nothing was built,
+// it skips the test.
+func BinDir(t *testing.T) string {
+	skipShort(t)
+	return binDir
+}
 
-// SoloDir is described at BinDir.
-func SoloDir() string { return soloDir }
+// SoloDir holds a booker with no seller beside it (it re-executes itself
+// as the seller, as under `go run`); see BinDir.
+func SoloDir(t *testing.T) string {
+	skipShort(t)
+	return soloDir
+}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: runs real processes; skipped with -short")
+	}
+}
 
 // Booker is one running booker process of a test.
 type Booker struct {

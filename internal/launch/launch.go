@@ -94,7 +94,7 @@ func Start(ctx context.Context, o Options) (*Booker, error) {
 	line, err := lines.ReadString('\n')
 	go func() {
 		io.Copy(io.Discard, lines)
-		b.err = cmd.Wait()
+		b.err = exitErr(cmd, cmd.Wait())
 		close(b.exited)
 	}()
 	if err != nil || !strings.HasPrefix(line, "booker listening on ") {
@@ -107,6 +107,22 @@ func Start(ctx context.Context, o Options) (*Booker, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// exitErr is booker's exit: nil for status 0 (exec.Cmd reports a
+// process that exited after its Cancel as the context's error), else how
+// it ended.
+func exitErr(cmd *exec.Cmd, err error) error {
+	st := cmd.ProcessState
+	switch {
+	case st == nil:
+		return err
+	case st.Success():
+		return nil
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("booker %s", st)
+	}
+	return err
 }
 
 func hasFlag(args []string, name string) bool {

@@ -1,0 +1,59 @@
+package live_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoFlag runs a real locked-mode booker with --demo: the page has
+// the control, and its run of buyers takes the API's path (the ledger,
+// the audit, the metrics), so locked mode sells exactly the capacity.
+func TestDemoFlag(t *testing.T) {
+	b := startBooker(t, "--demo", "--sellers", "2", "--tickets", "50", "--audit-interval", "100ms")
+	resp, err := http.Get(b.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `id="buyers-form"`) || !strings.Contains(string(page), "LOCKED MODE") {
+		t.Fatal("booker --demo in locked mode: the page lacks the control or the locked banner")
+	}
+	if code, m := b.do(t, "POST", "/v1/live/buyers", map[string]any{"event": "demo", "buyers": 60, "concurrency": 8}); code != 202 {
+		t.Fatalf("POST /v1/live/buyers: %d %v", code, m)
+	}
+	var run map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, v := b.do(t, "GET", "/v1/live", nil)
+		if run, _ = v["buyers"].(map[string]any); run != nil && run["running"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not end: %v", run)
+		}
+	}
+	if run["confirmed"] != 50.0 || run["refused"] != 10.0 || run["failed"] != 0.0 {
+		t.Errorf("run %v, want 50 confirmed and 10 refused", run)
+	}
+	if sold := b.number(t, "/v1/events/demo", "sold"); sold != 50 {
+		t.Errorf("sold %d, want 50", sold)
+	}
+	_, rep := b.do(t, "GET", "/v1/events/demo/audit", nil)
+	if rep["confirmed"] != 50.0 || rep["oversold"] != 0.0 || rep["double_booked_seats"] != 0.0 || rep["lost"] != 0.0 {
+		t.Errorf("audit %v, want 50 confirmed and nothing wrong", rep)
+	}
+	resp, err = http.Get(b.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`booker_bookings_total{event="demo",result="confirmed"} 50`, `booker_http_request_duration_seconds_count{code="202",route="/v1/live/buyers"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -54,6 +54,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 			Result: history.Outcome(code), Seller: -1, Committer: -1}
 		if res != nil {
 			op.CSStart, op.CSEnd, op.CSLocked, op.Committer = res.Start, res.End, res.Locked, res.Slot
+			op.CSCompacted = res.Compacted
 			if res.Booking != nil {
 				op.Booked, op.Seller, op.Replayed = res.Booking.Seat, res.Booking.Seller, res.Replayed
 			}

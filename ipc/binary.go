@@ -19,7 +19,8 @@ const (
 	flagReplayed             // Result.Replayed
 	flagLead                 // Result.Lead
 	flagLocked               // Result.Locked
-	flagsKnown   = flagBooking | flagReplayed | flagLead | flagLocked
+	flagCompact              // Result.Compacted
+	flagsKnown   = flagBooking | flagReplayed | flagLead | flagLocked | flagCompact
 )
 
 func appendString(b []byte, s string) []byte {
@@ -50,6 +51,9 @@ func (r *Result) appendBinary(b []byte) []byte {
 	}
 	if r.Locked {
 		flags |= flagLocked
+	}
+	if r.Compacted {
+		flags |= flagCompact
 	}
 	b = binary.AppendUvarint(b, r.Seq)
 	b = binary.AppendVarint(b, int64(r.Slot))
@@ -175,6 +179,7 @@ func (r *Result) decodeBinary(b []byte) error {
 		r.Booking = &Booking{ID: d.string(), Event: d.string(), Seat: d.int(), Buyer: d.string(), Seller: d.int()}
 	}
 	r.Replayed, r.Lead, r.Locked = flags&flagReplayed != 0, flags&flagLead != 0, flags&flagLocked != 0
+	r.Compacted = flags&flagCompact != 0
 	r.Batch = d.int()
 	r.Wait = time.Duration(d.varint())
 	r.Hold = time.Duration(d.varint())

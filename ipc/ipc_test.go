@@ -42,7 +42,7 @@ func TestRoundTrip(t *testing.T) {
 		&Welcome{Slot: 2, DataDir: "/d", Mode: "race", RaceWindow: 2 * time.Millisecond, Fsync: true, Window: 8, MaxBatch: 64, Heartbeat: time.Second},
 		&Ready{},
 		&Request{Seq: 7, Event: "demo", ID: "b-1", Buyer: "ä\"", Seat: 3, Fingerprint: "fp", Deadline: 99},
-		&Result{Seq: 7, Code: CodeOK, Booking: &Booking{ID: "b-1", Event: "demo", Seat: 3, Buyer: "x", Seller: 2}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true},
+		&Result{Seq: 7, Code: CodeOK, Booking: &Booking{ID: "b-1", Event: "demo", Seat: 3, Buyer: "x", Seller: 2}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true, Compacted: true},
 		&Result{Seq: 8, Slot: -1, Code: CodeExpired, Message: "the client gave up", Replayed: true, Lead: true, Start: -5, End: 1 << 62},
 		&Request{},
 		&Heartbeat{Time: 123, Metrics: "# HELP x\n"},

@@ -92,6 +92,11 @@ type Result struct {
 	Start  int64         `json:"start,omitempty"`
 	End    int64         `json:"end,omitempty"`
 	Locked bool          `json:"locked,omitempty"`
+	// Compacted reports that the commit itself rewrote the event's
+	// snapshot and started a new journal (Race mode, or a migration:
+	// Locked mode compacts in the background), for the race
+	// demonstration's account of lost bookings.
+	Compacted bool `json:"compacted,omitempty"`
 }
 
 // Booking is a confirmed booking as carried over the socket.

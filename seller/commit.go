@@ -156,6 +156,8 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 			Start:  c.Start.UnixNano(),
 			End:    c.End.UnixNano(),
 			Locked: s.store.Mode() == ticket.Locked,
+			// For the demonstration's account of lost bookings.
+			Compacted: c.Compacted,
 		}
 		rerr := err
 		if rerr == nil {

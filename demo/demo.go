@@ -17,8 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/history"
@@ -54,12 +55,16 @@ type Row struct {
 	Lost       int     `json:"lost"`
 	Throughput float64 `json:"throughput"`
 	P99        float64 `json:"p99_ms"`
-	// History is the verdict of the linearizability check of the run's
-	// recorded history; Overlaps counts overlapping critical sections of
-	// different sellers.
+	// History is the verdict, in plain words, of the linearizability
+	// check of the run's recorded history (could selling one ticket at a
+	// time have given every answer?); Overlaps counts overlapping
+	// critical sections of different sellers.
 	History    string `json:"history"`
 	Overlaps   int    `json:"overlapping_critical_sections"`
 	Linearizes bool   `json:"linearizable"`
+	// Missing are the ids of bookings confirmed to clients that the
+	// ticket file does not hold (with their seat) at the end of the run.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Anomalous reports whether the row shows any correctness violation.
@@ -82,7 +87,7 @@ func Run(ctx context.Context, cfg Config) ([]Row, map[string][]history.Op, error
 }
 
 func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, []history.Op, error) {
-	r, histPath, err := runBooker(ctx, cfg, mode)
+	r, histPath, e, err := runBooker(ctx, cfg, mode)
 	if err != nil {
 		return r, nil, err
 	}
@@ -92,24 +97,74 @@ func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, []history.
 	}
 	rep := history.Check(ops, 20*time.Second)
 	r.Linearizes = len(rep) > 0 && rep[0].Linearizable()
-	switch {
-	case len(rep) == 0:
-		r.History = "empty"
-	case r.Linearizes:
-		r.History = "linearizable"
-	default:
-		r.History = fmt.Sprintf("violated (%d seats twice, count %s)", len(rep[0].BadSeats), rep[0].Count)
+	r.History = "no requests recorded"
+	if len(rep) > 0 {
+		r.History = verdict(rep[0])
 	}
 	r.Overlaps = overlaps(sections(ops))
+	r.Missing = missing(ops, e)
 	return r, ops, nil
 }
 
-func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, error) {
+// verdict says in plain words whether selling one ticket at a time could
+// have given every answer of a history (porcupine's linearizability
+// check), and if not, why not.
+func verdict(rep *history.Report) string {
+	if rep.Linearizable() {
+		return "yes"
+	}
+	var why []string
+	if n := len(rep.BadSeats); n > 0 {
+		why = append(why, fmt.Sprintf("%d %s held by two buyers at the same time", n, plural(n, "seat", "seats")))
+	}
+	switch {
+	case rep.Count == porcupine.Illegal && len(rep.Oversold) > 0:
+		why = append(why, "more tickets confirmed than exist")
+	case rep.Count == porcupine.Illegal:
+		why = append(why, "the sold-out answers do not fit the number sold")
+	case rep.Count == porcupine.Unknown:
+		why = append(why, "the count of tickets sold undecided (the check ran out of time)")
+	}
+	return "no: " + strings.Join(why, "; ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// missing returns the ids of the confirmations in ops that e does not
+// hold with their seat, in the order they were answered.
+func missing(ops []history.Op, e *ticket.Event) []string {
+	seatOf := make(map[string]int, len(e.Bookings))
+	for _, b := range e.Bookings {
+		seatOf[b.ID] = b.Seat
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if op.Kind != "book" || op.Result != "confirmed" || seen[op.ID] {
+			continue
+		}
+		seen[op.ID] = true
+		if seatOf[op.ID] != op.Booked {
+			out = append(out, op.ID)
+		}
+	}
+	return out
+}
+
+// runBooker runs booker in one mode under the workload and returns the
+// row of counts, the path of the recorded history and the ticket file as
+// it stands at the end.
+func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, *ticket.Event, error) {
 	dir := filepath.Join(cfg.Dir, string(mode))
 	if err := os.RemoveAll(dir); err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
-	histPath := filepath.Join(cfg.Dir, string(mode)+".history.jsonl")
+	histPath := historyPath(cfg.Dir, string(mode))
 	// Both modes spread the event's requests over all sellers (shared
 	// dispatch): the only difference between the runs is the lock.
 	args := []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--mode", string(mode), "--history", histPath,
@@ -120,35 +175,35 @@ func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, 
 	}
 	b, err := start(ctx, cfg, args)
 	if err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
 	defer b.stop()
 	sum, err := load.Run(ctx, load.Config{
 		URL: b.url, Event: "demo", Buyers: cfg.Buyers, Concurrency: cfg.Concurrency, Seed: cfg.Seed, Seats: cfg.Seats,
 	}, io.Discard)
 	if err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
 	var rep audit.Report
 	if err := getJSON(b.url+"/v1/events/demo/audit", &rep); err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
 	if err := b.stop(); err != nil {
-		return Row{}, "", fmt.Errorf("stop booker: %w", err)
+		return Row{}, "", nil, fmt.Errorf("stop booker: %w", err)
 	}
 	// booker's audit and the clients' own count must agree.
 	if rep.Confirmed != sum.Confirmed {
-		return Row{}, "", fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
+		return Row{}, "", nil, fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
 	}
 	e, err := ticket.ReadEvent(dir, "demo")
 	if err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
 	return Row{
 		Mode: string(mode), Capacity: cfg.Capacity, Confirmed: sum.Confirmed, InFile: e.Sold(),
 		Oversold: rep.Oversold, Double: rep.DoubleBookedSeats, Lost: rep.Lost,
 		Throughput: sum.Throughput, P99: sum.LatencyMS.P99,
-	}, histPath, nil
+	}, histPath, e, nil
 }
 
 // process is one running booker.
@@ -227,17 +282,6 @@ func getJSON(url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-// WriteTable writes the rows side by side.
-func WriteTable(w io.Writer, rows []Row) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tcapacity\tconfirmed to clients\tin ticket file\toversold\tdouble-booked seats\tlost bookings\tthroughput/s\tp99 ms\tcritical sections overlapping\thistory\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%s\t\n",
-			r.Mode, r.Capacity, r.Confirmed, r.InFile, r.Oversold, r.Double, r.Lost, r.Throughput, r.P99, r.Overlaps, r.History)
-	}
-	return tw.Flush()
 }
 
 // Verdict explains whether the demonstration showed what it should: race

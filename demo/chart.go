@@ -98,6 +98,9 @@ func buildChart(specs []laneSpec, shared bool, minW float64, caption string) cha
 	if shared && len(specs) > 0 {
 		c.AxisY = y + 4
 		c.Ticks, c.Grid = axis(specs[0].From, specs[0].To, c.AxisY, 8)
+		for i := range c.Grid {
+			c.Grid[i].Y1 = c.Groups[0].TitleY + 8
+		}
 		c.Axis = caption
 		y = c.AxisY + axisH
 	}

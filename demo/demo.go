@@ -292,11 +292,11 @@ func Verdict(rows []Row) error {
 		case r.Mode == string(ticket.Race) && !r.Anomalous():
 			return fmt.Errorf("race mode showed no anomaly this time: try more buyers or a wider --window")
 		case r.Mode == string(ticket.Locked) && r.Anomalous():
-			return fmt.Errorf("locked mode showed anomalies: %+v", r)
+			return fmt.Errorf("locked mode showed anomalies: %d oversold, %d seats sold twice, %d bookings lost", r.Oversold, r.Double, r.Lost)
 		case r.Mode == string(ticket.Locked) && (r.Confirmed != r.InFile || r.Confirmed > r.Capacity):
 			return fmt.Errorf("locked mode: %d confirmed, %d in the file", r.Confirmed, r.InFile)
 		case r.Mode == string(ticket.Locked) && (!r.Linearizes || r.Overlaps > 0):
-			return fmt.Errorf("locked mode: history %s, %d overlapping critical sections", r.History, r.Overlaps)
+			return fmt.Errorf("locked mode: answers possible one at a time? %s; %d overlapping critical sections", r.History, r.Overlaps)
 		}
 	}
 	return nil

@@ -45,6 +45,7 @@ type modeStories struct {
 	Row         Row
 	Set         storySet
 	MoreSeats   string // the seats not told, listed
+	MoreLost    string // how many lost bookings were not told
 }
 
 // WriteReport writes the self-contained HTML report (no network access
@@ -68,12 +69,16 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 		secs := sections(ops)
 		set := tell(ops, secs, r.Missing)
 		mst := modeStories{Mode: r.Mode, Title: modeTitle(r.Mode), Row: r, Set: set}
-		if len(set.MoreSeats) > 0 {
-			seats := make([]string, len(set.MoreSeats))
+		if n := len(set.MoreSeats); n > 0 {
+			seats := make([]string, n)
 			for i, s := range set.MoreSeats {
 				seats[i] = fmt.Sprint(s)
 			}
-			mst.MoreSeats = list(seats, 30)
+			mst.MoreSeats = fmt.Sprintf("%d more %s to two buyers or more (not told here): %s %s.",
+				n, plural(n, "seat went", "seats went"), plural(n, "seat", "seats"), list(seats, 30))
+		}
+		if n := set.MoreLost; n > 0 {
+			mst.MoreLost = fmt.Sprintf("%d more confirmed %s not in the ticket file (not told here).", n, plural(n, "booking is", "bookings are"))
 		}
 		p.Stories = append(p.Stories, mst)
 		if len(set.Seats) > 0 {

@@ -105,7 +105,11 @@ func runStart(ops []history.Op) int64 {
 // describe is a section's tooltip: who, when, and what it decided.
 func (s *Section) describe(t0 int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seller %d: read at %s, wrote by %s (%.2f ms)", s.Slot, ms(s.Start-t0), ms(s.End-t0), float64(s.End-s.Start)/1e6)
+	end := "wrote by"
+	if !s.Wrote() {
+		end = "done at" // it wrote nothing
+	}
+	fmt.Fprintf(&b, "seller %d: read at %s, %s %s (%.2f ms)", s.Slot, ms(s.Start-t0), end, ms(s.End-t0), float64(s.End-s.Start)/1e6)
 	var booked []string
 	refused := map[string]int{}
 	for _, op := range s.Ops {

@@ -76,6 +76,7 @@ func (s *Server) record(op history.Op, res *ipc.Result) {
 	op.Seller, op.Committer = -1, -1
 	if res != nil {
 		op.CSStart, op.CSEnd, op.CSLocked, op.Committer = res.Start, res.End, res.Locked, res.Slot
+		op.CSCompacted = res.Compacted
 		if res.Err == nil {
 			op.Booked, op.Seller, op.Replayed = res.Booking.Seat, res.Booking.Seller, res.Replayed
 		}

@@ -5,23 +5,22 @@
 package demo
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"text/tabwriter"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/internal/launch"
 	"github.com/bookerhq/booker/load"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -54,12 +53,16 @@ type Row struct {
 	Lost       int     `json:"lost"`
 	Throughput float64 `json:"throughput"`
 	P99        float64 `json:"p99_ms"`
-	// History is the verdict of the linearizability check of the run's
-	// recorded history; Overlaps counts overlapping critical sections of
-	// different sellers.
+	// History is the verdict, in plain words, of the linearizability
+	// check of the run's recorded history (could selling one ticket at a
+	// time have given every answer?); Overlaps counts overlapping
+	// critical sections of different sellers.
 	History    string `json:"history"`
 	Overlaps   int    `json:"overlapping_critical_sections"`
 	Linearizes bool   `json:"linearizable"`
+	// Missing are the ids of bookings confirmed to clients that the
+	// ticket file does not hold (with their seat) at the end of the run.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Anomalous reports whether the row shows any correctness violation.
@@ -82,7 +85,7 @@ func Run(ctx context.Context, cfg Config) ([]Row, map[string][]history.Op, error
 }
 
 func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, []history.Op, error) {
-	r, histPath, err := runBooker(ctx, cfg, mode)
+	r, histPath, e, err := runBooker(ctx, cfg, mode)
 	if err != nil {
 		return r, nil, err
 	}
@@ -92,129 +95,113 @@ func runMode(ctx context.Context, cfg Config, mode ticket.Mode) (Row, []history.
 	}
 	rep := history.Check(ops, 20*time.Second)
 	r.Linearizes = len(rep) > 0 && rep[0].Linearizable()
-	switch {
-	case len(rep) == 0:
-		r.History = "empty"
-	case r.Linearizes:
-		r.History = "linearizable"
-	default:
-		r.History = fmt.Sprintf("violated (%d seats twice, count %s)", len(rep[0].BadSeats), rep[0].Count)
+	r.History = "no requests recorded"
+	if len(rep) > 0 {
+		r.History = verdict(rep[0])
 	}
 	r.Overlaps = overlaps(sections(ops))
+	r.Missing = missing(ops, e)
 	return r, ops, nil
 }
 
-func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, error) {
+// verdict says in plain words whether selling one ticket at a time could
+// have given every answer of a history (porcupine's linearizability
+// check), and if not, why not.
+func verdict(rep *history.Report) string {
+	if rep.Linearizable() {
+		return "yes"
+	}
+	var why []string
+	if n := len(rep.BadSeats); n > 0 {
+		why = append(why, fmt.Sprintf("%d %s held by two buyers at the same time", n, plural(n, "seat", "seats")))
+	}
+	switch {
+	case rep.Count == porcupine.Illegal && len(rep.Oversold) > 0:
+		why = append(why, "more tickets confirmed than exist")
+	case rep.Count == porcupine.Illegal:
+		why = append(why, "the sold-out answers do not fit the number sold")
+	case rep.Count == porcupine.Unknown:
+		why = append(why, "the count of tickets sold undecided (the check ran out of time)")
+	}
+	return "no: " + strings.Join(why, "; ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// missing returns the ids of the confirmations in ops that e does not
+// hold with their seat, in the order they were answered.
+func missing(ops []history.Op, e *ticket.Event) []string {
+	seatOf := make(map[string]int, len(e.Bookings))
+	for _, b := range e.Bookings {
+		seatOf[b.ID] = b.Seat
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if op.Kind != "book" || op.Result != "confirmed" || seen[op.ID] {
+			continue
+		}
+		seen[op.ID] = true
+		if seatOf[op.ID] != op.Booked {
+			out = append(out, op.ID)
+		}
+	}
+	return out
+}
+
+// runBooker runs booker in one mode under the workload and returns the
+// row of counts, the path of the recorded history and the ticket file as
+// it stands at the end.
+func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, *ticket.Event, error) {
 	dir := filepath.Join(cfg.Dir, string(mode))
 	if err := os.RemoveAll(dir); err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
-	histPath := filepath.Join(cfg.Dir, string(mode)+".history.jsonl")
+	histPath := historyPath(cfg.Dir, string(mode))
 	// Both modes spread the event's requests over all sellers (shared
 	// dispatch): the only difference between the runs is the lock.
-	args := []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--mode", string(mode), "--history", histPath,
+	args := []string{"--data-dir", dir, "--mode", string(mode), "--history", histPath,
 		"--tickets", strconv.Itoa(cfg.Capacity), "--sellers", strconv.Itoa(cfg.Sellers), "--audit-interval", "1h",
 		"--dispatch", "shared"}
 	if mode == ticket.Race && cfg.Window > 0 {
 		args = append(args, "--race-window", cfg.Window.String())
 	}
-	b, err := start(ctx, cfg, args)
+	b, err := launch.Start(ctx, launch.Options{Bin: cfg.Booker, Args: args, Stderr: cfg.Log, StopTimeout: 15 * time.Second, DieWithParent: true})
 	if err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
-	defer b.stop()
+	defer b.Stop()
 	sum, err := load.Run(ctx, load.Config{
-		URL: b.url, Event: "demo", Buyers: cfg.Buyers, Concurrency: cfg.Concurrency, Seed: cfg.Seed, Seats: cfg.Seats,
+		URL: b.URL, Event: "demo", Buyers: cfg.Buyers, Concurrency: cfg.Concurrency, Seed: cfg.Seed, Seats: cfg.Seats,
 	}, io.Discard)
 	if err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
 	var rep audit.Report
-	if err := getJSON(b.url+"/v1/events/demo/audit", &rep); err != nil {
-		return Row{}, "", err
+	if err := getJSON(b.URL+"/v1/events/demo/audit", &rep); err != nil {
+		return Row{}, "", nil, err
 	}
-	if err := b.stop(); err != nil {
-		return Row{}, "", fmt.Errorf("stop booker: %w", err)
+	if err := b.Stop(); err != nil {
+		return Row{}, "", nil, fmt.Errorf("stop booker: %w", err)
 	}
 	// booker's audit and the clients' own count must agree.
 	if rep.Confirmed != sum.Confirmed {
-		return Row{}, "", fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
+		return Row{}, "", nil, fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
 	}
 	e, err := ticket.ReadEvent(dir, "demo")
 	if err != nil {
-		return Row{}, "", err
+		return Row{}, "", nil, err
 	}
 	return Row{
 		Mode: string(mode), Capacity: cfg.Capacity, Confirmed: sum.Confirmed, InFile: e.Sold(),
 		Oversold: rep.Oversold, Double: rep.DoubleBookedSeats, Lost: rep.Lost,
 		Throughput: sum.Throughput, P99: sum.LatencyMS.P99,
-	}, histPath, nil
-}
-
-// process is one running booker.
-type process struct {
-	cmd    *exec.Cmd
-	url    string
-	exited chan error
-	done   bool
-}
-
-func start(ctx context.Context, cfg Config, args []string) (*process, error) {
-	cmd := exec.Command(cfg.Booker, args...)
-	cmd.Stderr = cfg.Log
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start booker: %w", err)
-	}
-	p := &process{cmd: cmd, exited: make(chan error, 1)}
-	lines := bufio.NewReader(out)
-	line, err := lines.ReadString('\n')
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("booker did not start (see its log)")
-	}
-	go func() {
-		io.Copy(io.Discard, lines)
-		p.exited <- cmd.Wait()
-	}()
-	p.url = strings.TrimSpace(strings.TrimPrefix(line, "booker listening on "))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p, nil
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			p.stop()
-			return nil, fmt.Errorf("booker not ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop sends SIGTERM, waits for the exit (SIGKILL after 15s) and returns
-// booker's exit error. Later calls return nil.
-func (p *process) stop() error {
-	if p.done {
-		return nil
-	}
-	p.done = true
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		return err
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		return <-p.exited
-	}
+	}, histPath, e, nil
 }
 
 func getJSON(url string, v any) error {
@@ -229,17 +216,6 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// WriteTable writes the rows side by side.
-func WriteTable(w io.Writer, rows []Row) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tcapacity\tconfirmed to clients\tin ticket file\toversold\tdouble-booked seats\tlost bookings\tthroughput/s\tp99 ms\tcritical sections overlapping\thistory\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%d\t%s\t\n",
-			r.Mode, r.Capacity, r.Confirmed, r.InFile, r.Oversold, r.Double, r.Lost, r.Throughput, r.P99, r.Overlaps, r.History)
-	}
-	return tw.Flush()
-}
-
 // Verdict explains whether the demonstration showed what it should: race
 // mode with anomalies, locked mode with none and an exact sell-out.
 func Verdict(rows []Row) error {
@@ -248,11 +224,11 @@ func Verdict(rows []Row) error {
 		case r.Mode == string(ticket.Race) && !r.Anomalous():
 			return fmt.Errorf("race mode showed no anomaly this time: try more buyers or a wider --window")
 		case r.Mode == string(ticket.Locked) && r.Anomalous():
-			return fmt.Errorf("locked mode showed anomalies: %+v", r)
+			return fmt.Errorf("locked mode showed anomalies: %d oversold, %d seats sold twice, %d bookings lost", r.Oversold, r.Double, r.Lost)
 		case r.Mode == string(ticket.Locked) && (r.Confirmed != r.InFile || r.Confirmed > r.Capacity):
 			return fmt.Errorf("locked mode: %d confirmed, %d in the file", r.Confirmed, r.InFile)
 		case r.Mode == string(ticket.Locked) && (!r.Linearizes || r.Overlaps > 0):
-			return fmt.Errorf("locked mode: history %s, %d overlapping critical sections", r.History, r.Overlaps)
+			return fmt.Errorf("locked mode: answers possible one at a time? %s; %d overlapping critical sections", r.History, r.Overlaps)
 		}
 	}
 	return nil

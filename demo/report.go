@@ -1,167 +1,144 @@
 package demo
 
 import (
+	_ "embed"
 	"fmt"
 	"html/template"
 	"io"
-	"sort"
+	"strings"
 
 	"github.com/bookerhq/booker/history"
 )
 
-// Section is one seller critical section: from just before its read of
-// the ticket files to just after its write, on the wall clock all
-// processes share (Unix nanoseconds).
-type Section struct {
-	Slot       int
-	Start, End int64
-	Bookings   int
+//go:embed report.tmpl
+var reportSource string
+
+var reportTmpl = template.Must(template.New("report").Parse(reportSource))
+
+// page is what the report template shows.
+type page struct {
+	Title    string
+	Workload string
+	Summary  []string
+	Heads    []string
+	Table    []tableLine
+	Notes    []string
+	Overview chart
+	Zoom     chart
+	ZoomMS   string
+	Stories  []modeStories
 }
 
-// sections extracts the distinct critical sections from a history (the
-// requests of one group commit share theirs).
-func sections(ops []history.Op) []Section {
-	seen := map[[3]int64]*Section{}
-	var out []*Section
-	for _, op := range ops {
-		if op.Kind != "book" || op.CSStart == 0 || op.CSEnd < op.CSStart || op.Committer < 0 {
-			continue
-		}
-		k := [3]int64{int64(op.Committer), op.CSStart, op.CSEnd}
-		if s := seen[k]; s != nil {
-			s.Bookings++
-			continue
-		}
-		s := &Section{Slot: op.Committer, Start: op.CSStart, End: op.CSEnd, Bookings: 1}
-		seen[k] = s
-		out = append(out, s)
-	}
-	res := make([]Section, len(out))
-	for i, s := range out {
-		res[i] = *s
-	}
-	sort.Slice(res, func(i, j int) bool { return res[i].Start < res[j].Start })
-	return res
+type tableLine struct {
+	Label  string
+	Values []cell
 }
 
-// overlaps counts pairs of critical sections of different sellers that
-// overlap in time: never in locked mode (mutual exclusion, I7).
-func overlaps(secs []Section) int {
-	n := 0
-	for i := range secs { // sorted by start
-		for j := i + 1; j < len(secs) && secs[j].Start < secs[i].End; j++ {
-			if secs[j].Slot != secs[i].Slot {
-				n++
-			}
-		}
-	}
-	return n
+type cell struct {
+	Text  string
+	Class string // "bad", "good" or ""
 }
 
-// Lane geometry of the timeline, in SVG user units.
-const (
-	laneHeight = 28
-	laneGap    = 8
-	labelWidth = 80
-	plotWidth  = 1000
-)
-
-type rect struct {
-	X, Y, W, H float64
-	Title      string
+// modeStories is one mode's stories.
+type modeStories struct {
+	Mode, Title string
+	Row         Row
+	Set         storySet
+	MoreSeats   string // the seats not told, listed
+	MoreLost    string // how many lost bookings were not told
 }
-
-type modeView struct {
-	Row      Row
-	Sections int
-	Overlaps int
-	Width    int
-	Height   int
-	Lanes    []laneView
-	Rects    []rect
-	SpanMS   float64
-	Verdict  string
-}
-
-type laneView struct {
-	Y     float64
-	Label string
-}
-
-func view(r Row, ops []history.Op, sellers int, verdict string) modeView {
-	secs := sections(ops)
-	v := modeView{Row: r, Sections: len(secs), Overlaps: overlaps(secs), Verdict: verdict,
-		Width: labelWidth + plotWidth + 20, Height: sellers*(laneHeight+laneGap) + 30}
-	for s := 0; s < sellers; s++ {
-		v.Lanes = append(v.Lanes, laneView{Y: float64(s*(laneHeight+laneGap)) + 10, Label: fmt.Sprintf("seller %d", s)})
-	}
-	if len(secs) == 0 {
-		return v
-	}
-	t0, t1 := secs[0].Start, secs[0].End
-	for _, s := range secs {
-		t1 = max(t1, s.End)
-	}
-	span := float64(max(t1-t0, 1))
-	v.SpanMS = span / 1e6
-	for _, s := range secs {
-		if s.Slot < 0 || s.Slot >= sellers {
-			continue
-		}
-		x := labelWidth + plotWidth*float64(s.Start-t0)/span
-		w := max(plotWidth*float64(s.End-s.Start)/span, 0.75)
-		v.Rects = append(v.Rects, rect{X: x, Y: float64(s.Slot*(laneHeight+laneGap)) + 10, W: w, H: laneHeight,
-			Title: fmt.Sprintf("seller %d: %.2f ms, %d bookings", s.Slot, float64(s.End-s.Start)/1e6, s.Bookings)})
-	}
-	return v
-}
-
-var reportTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>booker: race vs locked</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.bad { color: #b00; font-weight: bold; } .good { color: #070; font-weight: bold; }
-svg { background: #fafafa; border: 1px solid #ddd; }
-.cs-race { fill: rgba(200, 40, 40, 0.45); stroke: #a00; stroke-width: 0.5; }
-.cs-locked { fill: rgba(40, 120, 200, 0.6); stroke: #05a; stroke-width: 0.5; }
-.lane { fill: #eee; }
-</style></head><body>
-<h1>booker: the same workload, race mode vs locked mode</h1>
-<p>{{.Buyers}} buyers for {{.Capacity}} tickets, {{.Sellers}} seller processes. Each bar is one seller's critical
-section, from just before it reads the ticket files to just after it writes them, on the clock all processes share.
-In race mode the sellers skip the lock: their critical sections overlap, and they book the same seats.
-In locked mode the file lock makes them take turns.</p>
-<table id="summary"><tr><th>mode</th><th>capacity</th><th>confirmed to clients</th><th>in ticket file</th>
-<th>oversold</th><th>double-booked seats</th><th>lost bookings</th><th>overlapping critical sections</th><th>history</th></tr>
-{{range .Modes}}<tr class="mode-row" data-mode="{{.Row.Mode}}"><td>{{.Row.Mode}}</td><td>{{.Row.Capacity}}</td><td>{{.Row.Confirmed}}</td><td>{{.Row.InFile}}</td>
-<td class="{{if .Row.Oversold}}bad{{else}}good{{end}}">{{.Row.Oversold}}</td>
-<td class="{{if .Row.Double}}bad{{else}}good{{end}}">{{.Row.Double}}</td>
-<td class="{{if .Row.Lost}}bad{{else}}good{{end}}">{{.Row.Lost}}</td>
-<td class="{{if .Overlaps}}bad{{else}}good{{end}}" data-overlaps="{{.Overlaps}}">{{.Overlaps}}</td><td>{{.Verdict}}</td></tr>
-{{end}}</table>
-{{range .Modes}}
-<h2>{{.Row.Mode}} mode: {{.Sections}} critical sections over {{printf "%.1f" .SpanMS}} ms, {{.Overlaps}} overlapping</h2>
-<svg class="timeline" data-mode="{{.Row.Mode}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" xmlns="http://www.w3.org/2000/svg">
-{{range .Lanes}}<rect class="lane" x="80" y="{{.Y}}" width="1000" height="28"/><text x="4" y="{{.Y}}" dy="19">{{.Label}}</text>
-{{end}}{{$mode := .Row.Mode}}{{range .Rects}}<rect class="cs cs-{{$mode}}" x="{{printf "%.2f" .X}}" y="{{.Y}}" width="{{printf "%.2f" .W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
-{{end}}</svg>
-{{end}}
-</body></html>
-`))
 
 // WriteReport writes the self-contained HTML report (no network access
-// needed) of a demonstration: per mode, the anomaly counts and a timeline
-// of every seller's critical sections, one lane per seller.
+// needed) of a demonstration: what was measured, in plain words; every
+// seller's critical sections of both runs on one time axis, and a zoom at
+// true length; and, for the first few seats sold twice and bookings
+// lost, the story of the critical sections that did it, from the
+// recorded history. hist holds each mode's history (by Row.Mode).
 func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.Op) error {
-	data := struct {
-		Buyers, Capacity, Sellers int
-		Modes                     []modeView
-	}{Buyers: cfg.Buyers, Capacity: cfg.Capacity, Sellers: cfg.Sellers}
-	for _, r := range rows {
-		data.Modes = append(data.Modes, view(r, hist[r.Mode], cfg.Sellers, r.History))
+	p := page{
+		Title: fmt.Sprintf("%d sellers, %d tickets, %d buyers: without a lock, and with one", cfg.Sellers, cfg.Capacity, cfg.Buyers),
+		Workload: fmt.Sprintf("%d buyers, %d at a time, each asking booker for one ticket (%s) of an event with %d tickets, "+
+			"sold by %d seller processes.", cfg.Buyers, cfg.Concurrency, seatWords(cfg), cfg.Capacity, cfg.Sellers),
+		Summary: Summary(rows),
 	}
-	return reportTmpl.Execute(w, data)
+	p.Heads, p.Table, p.Notes = htmlTable(rows)
+	var specs []laneSpec
+	focus := map[string][]*Section{}
+	for _, r := range rows {
+		ops := hist[r.Mode]
+		secs := sections(ops)
+		set := tell(ops, secs, r.Missing)
+		mst := modeStories{Mode: r.Mode, Title: modeTitle(r.Mode), Row: r, Set: set}
+		if n := len(set.MoreSeats); n > 0 {
+			seats := make([]string, n)
+			for i, s := range set.MoreSeats {
+				seats[i] = fmt.Sprint(s)
+			}
+			mst.MoreSeats = fmt.Sprintf("%d more %s to two buyers or more (not told here): %s %s.",
+				n, plural(n, "seat went", "seats went"), plural(n, "seat", "seats"), list(seats, 30))
+		}
+		if n := set.MoreLost; n > 0 {
+			mst.MoreLost = fmt.Sprintf("%d more confirmed %s not in the ticket file (not told here).", n, plural(n, "booking is", "bookings are"))
+		}
+		p.Stories = append(p.Stories, mst)
+		if len(set.Seats) > 0 {
+			focus[r.Mode] = set.Seats[0].secs
+		} else if len(set.Lost) > 0 {
+			focus[r.Mode] = set.Lost[0].secs
+		}
+		specs = append(specs, laneSpec{Mode: r.Mode, Title: modeTitle(r.Mode), Sellers: cfg.Sellers, Secs: secs,
+			T0: runStart(ops), Marks: set.marks()})
+	}
+	var span int64 = 1
+	for _, sp := range specs {
+		for _, s := range sp.Secs {
+			span = max(span, s.End-sp.T0)
+		}
+	}
+	for i := range specs {
+		specs[i].To = span
+	}
+	p.Overview = buildChart(specs, true, 2, "milliseconds since the run's first request")
+	zoom := zoomWindows(specs, focus)
+	if len(zoom) > 0 {
+		p.ZoomMS = fmt.Sprintf("%.0f ms", float64(zoom[0].To-zoom[0].From)/1e6)
+	}
+	p.Zoom = buildChart(zoom, false, 1, "milliseconds since the run's first request")
+	return reportTmpl.Execute(w, p)
+}
+
+// seatWords says which seats the buyers asked for.
+func seatWords(cfg Config) string {
+	if cfg.Seats.Hot > 0 {
+		return fmt.Sprintf("a seat chosen at random among seats 1 to %d", cfg.Seats.Hot)
+	}
+	return "any free seat"
+}
+
+// htmlTable is the table of WriteTable for the page: the long reasons of
+// the history check go below it, as notes.
+func htmlTable(rows []Row) (heads []string, lines []tableLine, notes []string) {
+	for _, r := range rows {
+		heads = append(heads, modeTitle(r.Mode))
+		if !r.Linearizes {
+			_, why, _ := strings.Cut(r.History, ": ")
+			notes = append(notes, fmt.Sprintf("Why not, in %s: %s.", modeTitle(r.Mode), why))
+		}
+	}
+	for _, m := range measures {
+		l := tableLine{Label: m.label}
+		for _, r := range rows {
+			c := cell{Text: m.value(r)}
+			c.Text, _, _ = strings.Cut(c.Text, ": ")
+			if m.bad != nil {
+				c.Class = "good"
+				if m.bad(r) {
+					c.Class = "bad"
+				}
+			}
+			l.Values = append(l.Values, c)
+		}
+		lines = append(lines, l)
+	}
+	return heads, lines, notes
 }

@@ -3,9 +3,9 @@ package e2e_test
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -14,7 +14,7 @@ import (
 )
 
 // TestOversellDemo runs `booker demo` as scripts/oversell-demo.sh does and
-// checks its harness.Verdict and table: race mode shows anomalies, locked none.
+// checks its verdict and table: race mode shows anomalies, locked none.
 func TestOversellDemo(t *testing.T) {
 	for attempt := 1; attempt <= 3; attempt++ {
 		report := filepath.Join(t.TempDir(), "report.html")
@@ -28,20 +28,23 @@ func TestOversellDemo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("demo failed: %v", err)
 		}
-		for _, want := range []string{"confirmed to clients", "in ticket file", "double-booked seats", "lost bookings", "p99 ms"} {
-			if !strings.Contains(text, want) {
-				t.Fatalf("table lacks %q", want)
-			}
-		}
-		var locked []string
+		// The table: one line per measure, the locked-mode value last.
+		locked := map[string]string{}
 		for _, line := range strings.Split(text, "\n") {
-			if f := strings.Fields(line); len(f) > 0 && f[0] == "locked" {
-				locked = f
+			for _, label := range []string{"bookings confirmed to buyers", "bookings in the ticket file", "oversold:",
+				"double-booked seats:", "lost bookings:", "critical sections overlapping", "answers possible selling one at a time?"} {
+				if f := strings.Fields(line); strings.HasPrefix(line, label) && len(f) > 0 {
+					locked[label] = f[len(f)-1]
+				}
 			}
 		}
-		if len(locked) < 11 || locked[2] != "30" || locked[3] != "30" || locked[4] != "0" || locked[5] != "0" || locked[6] != "0" ||
-			locked[9] != "0" || locked[10] != "linearizable" {
-			t.Fatalf("locked row %v, want 30 confirmed, 30 in file, no anomaly, no overlap, linearizable", locked)
+		want := map[string]string{"bookings confirmed to buyers": "30", "bookings in the ticket file": "30", "oversold:": "0",
+			"double-booked seats:": "0", "lost bookings:": "0", "critical sections overlapping": "0", "answers possible selling one at a time?": "yes"}
+		if !reflect.DeepEqual(locked, want) {
+			t.Fatalf("locked mode column %v, want %v", locked, want)
+		}
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), "Locked mode (file lock): 30 bookings confirmed for 30 tickets; no ticket oversold") {
+			t.Fatal("the closing words do not say what locked mode measured")
 		}
 		checkReportInBrowser(t, report)
 		return
@@ -50,9 +53,9 @@ func TestOversellDemo(t *testing.T) {
 }
 
 // checkReportInBrowser renders the demo's HTML report in headless
-// Chromium and checks the DOM it built: a lane per seller in each mode's
-// timeline, critical-section bars, the anomaly counts, and overlapping
-// sections in race mode only.
+// Chromium and checks the DOM it built: both modes' timelines with a lane
+// per seller, critical-section bars, and the closing words. (The demo
+// package's TestReportInBrowser checks the page in depth.)
 func checkReportInBrowser(t *testing.T, report string) {
 	t.Helper()
 	var browser string
@@ -66,37 +69,26 @@ func checkReportInBrowser(t *testing.T, report string) {
 		t.Log("chromium not installed (apt-get install chromium, as .ci/run does): report not rendered")
 		return
 	}
-	profile := t.TempDir()
-	shot := filepath.Join(t.TempDir(), "report.png")
 	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile}
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir()}
 	dom, err := exec.Command(browser, append(flags, "--dump-dom", "file://"+report)...).Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
 	html := string(dom)
 	for _, mode := range []string{"race", "locked"} {
-		if !strings.Contains(html, `<svg class="timeline" data-mode="`+mode+`"`) {
+		if !strings.Contains(html, `<g class="timeline" data-mode="`+mode+`"`) {
 			t.Fatalf("no %s timeline in the rendered DOM", mode)
 		}
-		if n := strings.Count(html, `class="cs cs-`+mode+`"`); n == 0 {
+		if !strings.Contains(html, `class="cs cs-`+mode+` `) {
 			t.Fatalf("no critical-section bars drawn for %s mode", mode)
 		}
 	}
-	if n := strings.Count(html, `class="lane"`); n != 8 {
-		t.Fatalf("%d lanes drawn, want 4 sellers x 2 modes", n)
+	if n := strings.Count(html, `class="lane"`); n != 16 {
+		t.Fatalf("%d lanes drawn, want 4 sellers x 2 modes x 2 charts (overview, zoom)", n)
 	}
-	if !strings.Contains(html, `data-mode="locked"><td>locked</td><td>30</td><td>30</td><td>30</td>`) {
-		t.Fatal("the locked row's counts are not in the rendered report")
-	}
-	if strings.Contains(html, `data-mode="race"`) && !strings.Contains(html, `class="bad" data-overlaps=`) {
-		t.Fatal("race mode shows no overlapping critical sections in the report")
-	}
-	if err := exec.Command(browser, append(flags, "--window-size=1200,900", "--screenshot="+shot, "file://"+report)...).Run(); err != nil {
-		t.Fatalf("chromium screenshot: %v", err)
-	}
-	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
-		t.Fatalf("screenshot of the report: %v", err)
+	if !strings.Contains(html, "Locked mode (file lock): 30 bookings confirmed for 30 tickets") {
+		t.Fatal("the locked mode's counts are not in the rendered report")
 	}
 }
 

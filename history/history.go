@@ -43,6 +43,10 @@ type Op struct {
 	CSEnd     int64  `json:"cs_end,omitempty"`
 	CSLocked  bool   `json:"cs_locked,omitempty"`
 	Committer int    `json:"committer"` // slot that ran the critical section
+	// CSCompacted reports that the critical section also rewrote the
+	// event's whole ticket file from what it had read (a compaction in
+	// the commit, as in race mode): how race mode loses bookings.
+	CSCompacted bool `json:"cs_compacted,omitempty"`
 	// Held, on a "start" line, are the event's live bookings then.
 	Held []Held `json:"held,omitempty"`
 }

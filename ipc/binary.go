@@ -21,7 +21,8 @@ const (
 	flagReplayed             // Result.Replayed
 	flagLead                 // Result.Lead
 	flagLocked               // Result.Locked
-	flagsKnown   = flagBooking | flagReplayed | flagLead | flagLocked
+	flagCompact              // Result.Compacted
+	flagsKnown   = flagBooking | flagReplayed | flagLead | flagLocked | flagCompact
 )
 
 func appendString(b []byte, s string) []byte {
@@ -52,6 +53,9 @@ func (r *Result) appendBinary(b []byte) []byte {
 	}
 	if r.Locked {
 		flags |= flagLocked
+	}
+	if r.Compacted {
+		flags |= flagCompact
 	}
 	code, message := encodeErr(r.Err)
 	b = binary.AppendUvarint(b, r.Seq)
@@ -178,6 +182,7 @@ func (r *Result) decodeBinary(b []byte) error {
 		r.Booking = ticket.Booking{ID: d.string(), Seat: d.int(), Buyer: d.string(), Seller: d.int(), Fingerprint: d.string()}
 	}
 	r.Replayed, r.Lead, r.Locked = flags&flagReplayed != 0, flags&flagLead != 0, flags&flagLocked != 0
+	r.Compacted = flags&flagCompact != 0
 	r.Batch = d.int()
 	r.Wait = time.Duration(d.varint())
 	r.Hold = time.Duration(d.varint())

@@ -23,7 +23,7 @@
 //
 //	Request  seq uv, event str, id str, buyer str, seat v, fp str, deadline v
 //	Result   seq uv, slot v, code str, message str,
-//	         flags (1 booking, 2 replayed, 4 lead, 8 locked),
+//	         flags (1 booking, 2 replayed, 4 lead, 8 locked, 16 compacted),
 //	         [booking, when code is "ok": id str, seat v, buyer str, seller v, fp str],
 //	         batch v, wait v (ns), hold v (ns), start v, end v (Unix ns)
 //

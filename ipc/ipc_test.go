@@ -45,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 		&Welcome{Slot: 2, DataDir: "/d", Mode: "race", RaceWindow: 2 * time.Millisecond, Fsync: true, Window: 8, MaxBatch: 64, Heartbeat: time.Second},
 		&Ready{},
 		&Request{Seq: 7, Event: "demo", Request: ticket.Request{ID: "b-1", Buyer: "ä\"", Seat: 3, Fingerprint: "fp"}, Deadline: 99},
-		&Result{Seq: 7, Result: ticket.Result{Booking: ticket.Booking{ID: "b-1", Seat: 3, Buyer: "x", Seller: 2, Fingerprint: "f"}}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true},
+		&Result{Seq: 7, Result: ticket.Result{Booking: ticket.Booking{ID: "b-1", Seat: 3, Buyer: "x", Seller: 2, Fingerprint: "f"}}, Batch: 4, Wait: 3, Hold: 5, Start: 1, End: 2, Locked: true, Compacted: true},
 		&Result{Seq: 8, Slot: -1, Result: ticket.Result{Err: fmt.Errorf("%w: of this request", ErrExpired), Replayed: true}, Lead: true, Start: -5, End: 1 << 62},
 		&Result{Seq: 9, Result: ticket.Result{Err: fmt.Errorf("%w: seat 3 of demo", ticket.ErrSeatTaken)}},
 		&Result{Seq: 10, Result: ticket.Result{Err: errors.New("disk on fire")}},

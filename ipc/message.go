@@ -72,6 +72,11 @@ type Result struct {
 	Start  int64
 	End    int64
 	Locked bool
+	// Compacted reports that the commit itself rewrote the event's
+	// snapshot and started a new journal (Race mode, or a migration:
+	// Locked mode compacts in the background), for the race
+	// demonstration's account of lost bookings.
+	Compacted bool
 }
 
 // Heartbeat proves the sender is alive. From a seller it may carry the

@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 # Throughput of durable, locked booking end to end over HTTP, against the
 # reference peers, in one run on this machine (compare ratios, not
-# absolute figures: machines here are shared and noisy).
+# absolute figures: machines here are shared and noisy). Needs only Go
+# and bash; the peer comparison also needs python3 (with sqlite3) and the
+# peers' scripts, and is skipped, saying so, without them.
 #
-#   scripts/bench.sh [--quick]
+#   scripts/bench.sh [--quick] [--peers DIR]     (DIR: ../shared/peers)
 #
 # 1. headline: booker (locked, fsync, 4 sellers, 64 clients, every request
-#    a successful booking) and the peers of ../shared/peers (SQLite WAL
+#    a successful booking) and the peers of DIR (SQLite WAL
 #    synchronous=FULL, and the classic Python demo with lock + fsync, 4
 #    worker processes each), run in turns, 3 rounds; ratios of medians;
 # 2. booker at concurrency 16/64 and 1, 2, 4, 8 sellers, with each
 #    dispatch policy (event: an event's requests go to one seller; shared:
 #    all sellers contend for the event's lock);
 # 3. event size: 200,000 bookings into one event, the rate per tenth.
+#
+# --quick (what CI runs): one headline round, booker with 1 and 4 sellers
+# under each policy, 2,000 bookings a run, and no event-size run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=false
-[ "${1:-}" = --quick ] && quick=true
+peers=../shared/peers
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=true; shift ;;
+    --peers) peers=$2; shift 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
+  esac
+done
 bin=$(mktemp -d)
 work=$(mktemp -d)
 pid=
@@ -28,6 +40,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 go build -o "$bin/" ./cmd/booker ./cmd/seller
 
+# ready URL: whether booker at URL answers 200 on /readyz (bash only).
+ready() {
+  local hostport=${1#http://}
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
+  printf 'GET /readyz HTTP/1.0\r\nHost: %s\r\n\r\n' "$hostport" >&3
+  local status=
+  read -r _ status _ <&3 || true
+  exec 3<&- 3>&-
+  [ "$status" = 200 ]
+}
+
 # start_booker DIR ARGS...: runs booker, sets $pid and $url, waits for /readyz.
 start_booker() {
   local dir=$1; shift
@@ -36,17 +59,21 @@ start_booker() {
   pid=$!
   for _ in $(seq 100); do
     url=$(sed -n 's/^booker listening on //p' "$work/out")
-    [ -n "$url" ] && curl -sf "$url/readyz" >/dev/null 2>&1 && return 0
+    [ -n "$url" ] && ready "$url" 2>/dev/null && return 0
     sleep 0.1
   done
   echo "booker did not start:"; cat "$work/log"; exit 1
 }
 stop_booker() { kill -TERM "$pid"; wait "$pid" || true; pid=; }
 
-field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+# num KEY [INDENT]: the number KEY of the indented JSON on stdin (`booker
+# load --json`): a top-level key, or with INDENT 4 one of latency_ms.
+num() { sed -n "s/^ \{${2:-2}\}\"$1\": \([-0-9.e+]*\),\{0,1\}\$/\1/p" | head -n 1; }
+# peer_rate: requests_per_s of a peer's one-line JSON on stdin.
+peer_rate() { sed -n 's/.*"requests_per_s": *\([-0-9.e+]*\).*/\1/p'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-buyers=20000; $quick && buyers=5000
+buyers=20000; $quick && buyers=2000
 run=0
 # booker_run SELLERS CONCURRENCY ARGS...: one fresh booker, one load run;
 # prints "throughput p50 p99 confirmed".
@@ -58,12 +85,20 @@ booker_run() {
   json=$("$bin/booker" load --url "$url" --event bench --buyers "$buyers" --concurrency "$c" --json)
   stop_booker
   rm -rf "$work/d-$run"
-  echo "$json" | field '"%.0f %.2f %.2f %d" % (d["throughput"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], d["confirmed"])'
+  echo "$(echo "$json" | num throughput) $(echo "$json" | num p50 4) $(echo "$json" | num p99 4) $(echo "$json" | num confirmed)"
 }
 
-peers=../shared/peers
+use_peers=true why=
+if [ ! -f "$peers/sqlite_py.py" ] || [ ! -f "$peers/seed_py.py" ]; then
+  use_peers=false why="no sqlite_py.py and seed_py.py in $peers (--peers DIR)"
+elif ! command -v python3 >/dev/null || ! python3 -c 'import sqlite3' 2>/dev/null; then
+  use_peers=false why="the peers need python3 with sqlite3"
+fi
+$use_peers || echo "skip: peers not compared: $why"
+
 rounds=3; $quick && rounds=1
-echo "== headline, $rounds rounds in turns: booker (locked, fsync, 4 sellers, 64 clients, $buyers buyers) and the peers (4 workers)"
+against="and the peers (4 workers)"; $use_peers || against="(no peers)"
+echo "== headline, $rounds rounds in turns: booker (locked, fsync, 4 sellers, 64 clients, $buyers buyers) $against"
 printf "%-6s %12s %8s %14s %14s\n" round booker p99_ms sqlite_full python_lock
 b_rates=(); b_p99=(); s_rates=(); d_rates=()
 for r in $(seq "$rounds"); do
@@ -71,20 +106,23 @@ for r in $(seq "$rounds"); do
   [ "$confirmed" = "$buyers" ] || { echo "booker confirmed $confirmed of $buyers"; exit 1; }
   b_rates+=("$tput"); b_p99+=("$p99")
   sq=- sd=-
-  if [ -d "$peers" ]; then
-    sq=$(python3 "$peers/sqlite_py.py" --workers 4 --tickets "$buyers" --buyers "$buyers" --dir "$work" | field 'd["requests_per_s"]')
-    sd=$(python3 "$peers/seed_py.py" --mode locked --fsync --tickets 5000 --buyers 5000 --dir "$work" | field 'd["requests_per_s"]')
+  if $use_peers; then
+    sq=$(python3 "$peers/sqlite_py.py" --workers 4 --tickets "$buyers" --buyers "$buyers" --dir "$work" | peer_rate)
+    sd=$(python3 "$peers/seed_py.py" --mode locked --fsync --tickets 5000 --buyers 5000 --dir "$work" | peer_rate)
     s_rates+=("$sq"); d_rates+=("$sd")
     rm -rf "${work:?}"/*.db* "${work:?}"/*.json 2>/dev/null || true
+    sq=$(printf '%.0f' "$sq") sd=$(printf '%.0f' "$sd")
   fi
-  printf "%-6s %12.0f %8.2f %14.0f %14.0f\n" "$r" "$tput" "$p99" "$sq" "$sd"
+  printf "%-6s %12.0f %8.2f %14s %14s\n" "$r" "$tput" "$p99" "$sq" "$sd"
 done
 bm=$(median "${b_rates[@]}"); bp=$(median "${b_p99[@]}")
 if [ ${#s_rates[@]} -gt 0 ]; then
   sm=$(median "${s_rates[@]}"); dm=$(median "${d_rates[@]}")
-  python3 -c "import sys; b,p,s,d=map(float,sys.argv[1:]); print('medians: booker %.0f/s (p99 %.1f ms), SQLite FULL %.0f/s, Python lock+fsync %.0f/s\nbooker / SQLite FULL = %.2fx; booker / Python lock+fsync = %.2fx' % (b,p,s,d,b/s,b/d))" "$bm" "$bp" "$sm" "$dm"
+  awk -v b="$bm" -v p="$bp" -v s="$sm" -v d="$dm" 'BEGIN {
+    printf "medians: booker %.0f/s (p99 %.1f ms), SQLite FULL %.0f/s, Python lock+fsync %.0f/s\n", b, p, s, d
+    printf "booker / SQLite FULL = %.2fx; booker / Python lock+fsync = %.2fx\n", b / s, b / d }'
 else
-  echo "no $peers: peers skipped; booker median $bm/s, p99 $bp ms"
+  printf "median: booker %.0f/s (p99 %.1f ms); no peer ran\n" "$bm" "$bp"
 fi
 
 echo
@@ -108,11 +146,11 @@ if ! $quick; then
   rates=()
   for tenth in $(seq 1 10); do
     json=$("$bin/booker" load --url "$url" --event bench --buyers 20000 --concurrency 64 --seed "$tenth" --json)
-    r=$(echo "$json" | field 'd["throughput"]'); rates+=("$r")
+    r=$(echo "$json" | num throughput); rates+=("$r")
     printf "tenth %2d: %8.0f bookings/s, p99 %6.2f ms (confirmed %s)\n" "$tenth" "$r" \
-      "$(echo "$json" | field 'd["latency_ms"]["p99"]')" "$(echo "$json" | field 'd["confirmed"]')"
+      "$(echo "$json" | num p99 4)" "$(echo "$json" | num confirmed)"
   done
-  curl -s "$url/v1/events/bench"; echo
   stop_booker
-  python3 -c "import sys; a=float(sys.argv[1]); b=float(sys.argv[2]); print('first tenth / last tenth: %.2fx' % (a/b))" "${rates[0]}" "${rates[9]}"
+  "$bin/booker" inspect --data-dir "$work/flat"
+  awk -v a="${rates[0]}" -v b="${rates[9]}" 'BEGIN { printf "first tenth / last tenth: %.2fx\n", a / b }'
 fi

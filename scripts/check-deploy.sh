@@ -1,39 +1,29 @@
 #!/usr/bin/env bash
 # Checks the files under deploy/: Prometheus config, alert rules and their
-# unit tests (promtool), Grafana JSON, and the systemd unit
-# (systemd-analyze verify, where available). Installs promtool (Debian
-# package prometheus) when missing and allowed to.
+# unit tests (promtool), Grafana JSON (go test ./deploy), and the systemd
+# unit (systemd-analyze verify). Needs Go; installs promtool (Debian
+# package prometheus) when missing and run as root with apt-get, and
+# skips, saying so, what it has no tool for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+skipped=()
 
-if ! command -v promtool >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  else
-    echo "check-deploy: promtool missing (apt-get install prometheus)" >&2
-    exit 1
-  fi
+if ! command -v promtool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null ||
+    echo "check-deploy: could not install prometheus (promtool)" >&2
+fi
+if command -v promtool >/dev/null; then
+  promtool check config deploy/prometheus/prometheus.yml
+  promtool check rules deploy/prometheus/booker.rules.yml
+  promtool test rules deploy/prometheus/booker.rules.test.yml
+else
+  echo "skip: promtool not installed (apt-get install prometheus): Prometheus config and rules not checked"
+  skipped+=(promtool)
 fi
 
-promtool check config deploy/prometheus/prometheus.yml
-promtool check rules deploy/prometheus/booker.rules.yml
-promtool test rules deploy/prometheus/booker.rules.test.yml
-
-for f in $(find deploy/grafana -name '*.json'); do
-  python3 -m json.tool "$f" >/dev/null
-  echo "ok: $f is valid JSON"
-done
-python3 - <<'PY'
-import json
-d = json.load(open("deploy/grafana/dashboards/booker.json"))
-exprs = " ".join(t["expr"] for p in d["panels"] for t in p["targets"])
-for name in ["booker_bookings_total", "booker_oversold_tickets", "booker_double_booked_seats",
-             "booker_lost_bookings", "booker_lock_wait_seconds_bucket", "booker_lock_hold_seconds_bucket",
-             "booker_queue_depth", "booker_sellers_ready", "booker_seller_restarts_total"]:
-    assert name in exprs, "dashboard lacks " + name
-print("ok: dashboard covers the required series")
-PY
+go test -count=1 ./deploy
+echo "ok: the Grafana JSON parses and the dashboard covers the required series"
 
 if command -v systemd-analyze >/dev/null; then
   # Verify the unit as shipped, but with an ExecStart binary that exists
@@ -51,6 +41,11 @@ if command -v systemd-analyze >/dev/null; then
   fi
   echo "ok: systemd-analyze verify deploy/systemd/booker.service"
 else
-  echo "skip: systemd-analyze not available"
+  echo "skip: systemd-analyze not available: the systemd unit not checked"
+  skipped+=(systemd-analyze)
 fi
-echo "check-deploy: all deploy checks passed"
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo "check-deploy: the checks that ran passed (skipped for want of a tool: ${skipped[*]})"
+else
+  echo "check-deploy: all deploy checks passed"
+fi

@@ -7,9 +7,17 @@
 #
 #   scripts/oversell-demo.sh [--capacity 50] [--buyers 400] [--sellers 4]
 #                            [--window 3ms] [--seed 1] [--concurrency 32]
-#                            [--seats any|hot:K] [--verbose]
+#                            [--seats any|hot:K] [--dir DIR] [--verbose]
+#   scripts/oversell-demo.sh --quick     # what CI runs: 200 buyers, 30 tickets
+#
+# It writes reports/oversell-demo.html: the timelines of both runs and the
+# story of the first seats sold twice and bookings lost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+args=()
+for a in "$@"; do
+  if [ "$a" = --quick ]; then args+=(--capacity 30 --buyers 200); else args+=("$a"); fi
+done
 bin=$(mktemp -d)
 pid=
 cleanup() {
@@ -22,7 +30,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 echo "building booker..."
 go build -o "$bin/" ./cmd/booker ./cmd/seller
-"$bin/booker" demo "$@" &
+"$bin/booker" demo "${args[@]}" &
 pid=$!
 wait "$pid"
 status=$?

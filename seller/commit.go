@@ -159,6 +159,8 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 			Start:  c.Start.UnixNano(),
 			End:    c.End.UnixNano(),
 			Locked: s.store.Mode() == ticket.Locked,
+			// For the demonstration's account of lost bookings.
+			Compacted: c.Compacted,
 		}
 		if err != nil {
 			m.Err = err

@@ -17,7 +17,8 @@ import (
 
 // runDemo is `booker demo`: race mode, then locked mode, on the same
 // workload, and one side-by-side table. It fails unless race mode shows
-// anomalies and locked mode none.
+// anomalies and locked mode none. With --from it shows again a run kept
+// with --dir, without running it.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("booker demo", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,11 +30,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&cfg.Window, "window", 3*time.Millisecond, "race mode: pause between read and write")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the workload")
 	seats := fs.String("seats", "any", "any, or hot:K")
-	fs.StringVar(&cfg.Dir, "dir", "", "where the two runs' data go (default: a temp dir, removed after)")
+	fs.StringVar(&cfg.Dir, "dir", "", "keep the two runs' data, histories and rows.json here (default: a temp dir, removed after)")
+	from := fs.String("from", "", "show the run kept in this --dir again (table, stories, report) instead of running")
 	verbose := fs.Bool("verbose", false, "show booker's logs")
 	report := fs.String("report", "reports/oversell-demo.html", "write the HTML report (timelines of the sellers' critical sections) here; empty: none")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
+	}
+	if *from != "" {
+		cfg, rows, hist, err := demo.LoadRun(*from)
+		if err != nil {
+			return err
+		}
+		return showDemo(stdout, cfg, rows, hist, *report)
 	}
 	var err error
 	if cfg.Seats, err = load.ParseSeats(*seats); err != nil {
@@ -45,32 +54,57 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if cfg.Booker, err = os.Executable(); err != nil {
 		return err
 	}
-	if cfg.Dir == "" {
+	keep := cfg.Dir != ""
+	if !keep {
 		if cfg.Dir, err = os.MkdirTemp("", "booker-demo-"); err != nil {
 			return err
 		}
 		defer os.RemoveAll(cfg.Dir)
 	}
-	fmt.Fprintf(stdout, "%d buyers, %d at a time, for %d tickets; %d sellers; race window %v\n\n",
-		cfg.Buyers, cfg.Concurrency, cfg.Capacity, cfg.Sellers, cfg.Window)
+	fmt.Fprintf(stdout, "%d buyers, %d at a time, for %d tickets (%s); %d sellers; race mode pauses %v between read and write\n\n",
+		cfg.Buyers, cfg.Concurrency, cfg.Capacity, seatsWords(cfg.Seats), cfg.Sellers, cfg.Window)
 	rows, hist, err := demo.Run(ctx, cfg)
-	if len(rows) > 0 {
-		demo.WriteTable(stdout, rows)
-	}
 	if err != nil {
+		if len(rows) > 0 {
+			demo.WriteTable(stdout, rows)
+		}
 		return err
 	}
-	if *report != "" {
-		if err := writeReport(*report, cfg, rows, hist); err != nil {
+	if keep {
+		if err := demo.SaveRun(cfg, rows); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nreport: %s\n", *report)
 	}
-	if err := demo.Verdict(rows); err != nil {
+	return showDemo(stdout, cfg, rows, hist, *report)
+}
+
+// showDemo writes the table, the first stories, the report and the
+// closing words, and returns the verdict.
+func showDemo(stdout io.Writer, cfg demo.Config, rows []demo.Row, hist map[string][]history.Op, report string) error {
+	if err := demo.WriteTable(stdout, rows); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "\nrace mode oversold and double-booked; locked mode sold exactly what it had.")
-	return nil
+	demo.WriteStories(stdout, rows, hist)
+	if report != "" {
+		if err := writeReport(report, cfg, rows, hist); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nreport: %s\n", report)
+	}
+	// The closing words come from the measured numbers, in every option.
+	fmt.Fprintln(stdout)
+	for _, s := range demo.Summary(rows) {
+		fmt.Fprintln(stdout, demo.Wrap(s, 78))
+	}
+	return demo.Verdict(rows)
+}
+
+// seatsWords says which seats the buyers ask for.
+func seatsWords(s load.Seats) string {
+	if s.Hot > 0 {
+		return fmt.Sprintf("each asks for one of seats 1-%d", s.Hot)
+	}
+	return "any free seat"
 }
 
 func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string][]history.Op) error {

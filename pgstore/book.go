@@ -1,0 +1,247 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bookerhq/booker/ticket"
+	"github.com/jackc/pgx/v5"
+)
+
+// BookGroup applies reqs, and the requests more returns, in one
+// transaction (group commit: one WAL flush) and returns one Result per
+// request, in order. more, if not nil, is called once, when the commit's
+// locks are held, as in ticket.Store.BookGroup. An error from BookGroup
+// itself means no request was committed (ticket.ErrNoEvent,
+// ticket.ErrLockTimeout, ErrUnavailable, ticket.ErrFenced), except
+// ticket.ErrNotDurable: the connection failed during COMMIT and the
+// outcome is unknown; retry the same requests with the same ids. The
+// bookings are committed when BookGroup returns.
+//
+// Commit: Waited is the time spent waiting for row locks (the event row,
+// and in Lock seat the named seats), Start is when the event row was
+// locked and End when COMMIT returned, Held the time between. In Race
+// mode Waited and Held are zero. Revision is the commit's revision when
+// it wrote, else 0 (the file store reports the event's revision then).
+func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error) {
+	var c ticket.Commit
+	if err := checkEvent(event); err != nil {
+		return nil, c, err
+	}
+	var b *batch
+	end, err := s.inTx(ctx, "book "+event, func(tx pgx.Tx) error {
+		c = ticket.Commit{}
+		capacity, waited, err := s.lockEvent(ctx, tx, event)
+		if err != nil {
+			return err
+		}
+		c.Waited, c.Start = waited, s.now()
+		if more != nil {
+			reqs = append(reqs, more()...)
+			more = nil // a transaction run again books the same requests
+		}
+		b = newBatch(event, capacity, reqs)
+		waited, err = s.book(ctx, tx, b)
+		c.Waited += waited
+		c.Wrote, c.Revision = b.rev != 0, b.rev
+		return err
+	})
+	c.End = end
+	if err != nil {
+		c.End = s.now()
+	}
+	if c.Start.IsZero() {
+		c.Start = c.End
+	}
+	if s.raceMode() {
+		c.Waited = 0
+	} else {
+		c.Held = c.End.Sub(c.Start)
+	}
+	if err != nil {
+		return nil, c, err
+	}
+	return b.res, c, nil
+}
+
+func (s *Store) raceMode() bool { return s.opts.Mode == ticket.Race }
+
+// book runs one batch in tx, after lockEvent: it finds the requests'
+// ids, picks their seats (locking them in Lock seat), waits out the race
+// window in Race mode and writes the new bookings. It returns how long it
+// waited for seat locks.
+func (s *Store) book(ctx context.Context, tx pgx.Tx, b *batch) (waited time.Duration, err error) {
+	b.validate()
+	found, err := s.bookingsByID(ctx, tx, b.event, b.ids(func(i int) bool { return b.res[i].Err == nil }))
+	if err != nil {
+		return 0, err
+	}
+	b.resolve(found)
+	if waited, err = s.assignSeats(ctx, tx, b); err != nil {
+		return waited, err
+	}
+	if s.raceMode() && s.opts.RaceWindow > 0 {
+		time.Sleep(s.opts.RaceWindow) // others read what we read, and book it too
+	}
+	if b.hasNew() && s.opts.Fence != nil {
+		if err := s.opts.Fence(); err != nil {
+			return waited, fmt.Errorf("%w: %w", ticket.ErrFenced, err)
+		}
+	}
+	if err := s.write(ctx, tx, b); err != nil {
+		return waited, err
+	}
+	b.finish()
+	return waited, nil
+}
+
+// stored is a booking row: a live booking or a tombstone.
+type stored struct {
+	b         ticket.Booking
+	cancelled bool
+}
+
+// bookingsByID reads the bookings (live or cancelled) of event with the
+// given ids.
+func (s *Store) bookingsByID(ctx context.Context, tx pgx.Tx, event string, ids []string) (map[string]stored, error) {
+	found := make(map[string]stored, len(ids))
+	if len(ids) == 0 {
+		return found, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, seat, buyer, seller, fp, cancel_rev IS NOT NULL
+		FROM bookings WHERE event = $1 AND id = ANY($2)`, event, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r stored
+		if err := rows.Scan(&r.b.ID, &r.b.Seat, &r.b.Buyer, &r.b.Seller, &r.b.Fingerprint, &r.cancelled); err != nil {
+			return nil, err
+		}
+		found[r.b.ID] = r
+	}
+	return found, rows.Err()
+}
+
+// assignSeats gives each new booking of b its seat. Explicit seats are
+// read (in Lock seat, locked, waiting for their holders, in seat order so
+// that two batches cannot deadlock on them) before automatic ones, which
+// are the lowest free seats (in Lock seat, the lowest no other
+// transaction holds: FOR UPDATE SKIP LOCKED; if too few are left, it
+// waits for the held ones, so that sold out is never answered while a
+// seat may still come free).
+func (s *Store) assignSeats(ctx context.Context, tx pgx.Tx, b *batch) (waited time.Duration, err error) {
+	lock := ""
+	if s.opts.Lock == LockSeat && !s.raceMode() {
+		lock = " FOR UPDATE"
+	}
+	t0 := s.now()
+	free, err := s.seats(ctx, tx, `SELECT seat FROM seats WHERE event = $1 AND seat = ANY($2) AND booking IS NULL ORDER BY seat`+lock,
+		b.event, b.explicitSeats())
+	if err != nil {
+		return 0, err
+	}
+	if lock != "" {
+		waited = s.now().Sub(t0)
+	}
+	b.giveExplicit(free)
+	const auto = `SELECT seat FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2) ORDER BY seat LIMIT $3`
+	want := b.autos()
+	got, err := s.seats(ctx, tx, auto+strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1), b.event, b.given(), want)
+	if err != nil {
+		return waited, err
+	}
+	b.giveAuto(got)
+	if lock != "" && len(got) < want {
+		t0 = s.now()
+		got, err = s.seats(ctx, tx, auto+lock, b.event, b.given(), want-len(got))
+		if err != nil {
+			return waited, err
+		}
+		waited += s.now().Sub(t0)
+		b.giveAuto(got)
+	}
+	if b.refusedSeats() {
+		var any bool
+		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2))`,
+			b.event, b.given()).Scan(&any)
+		if err != nil {
+			return waited, err
+		}
+		b.refuse(any)
+	}
+	return waited, nil
+}
+
+// seats runs a query returning seat numbers; with no seats wanted it
+// asks nothing.
+func (s *Store) seats(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]int, error) {
+	if n, ok := args[len(args)-1].(int); ok && n == 0 {
+		return nil, nil
+	}
+	if ss, ok := args[len(args)-1].([]int); ok && len(ss) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
+}
+
+// write inserts the new bookings of b and marks their seats, in one
+// statement that also draws the commit's revision. Bookings are inserted
+// in id order, so that two transactions inserting the same ids wait for
+// each other in one order (no deadlock). An id that another transaction
+// committed meanwhile (ON CONFLICT: Lock seat and Race mode, where the
+// event is not locked) is answered from that booking, as a replay.
+func (s *Store) write(ctx context.Context, tx pgx.Tx, b *batch) error {
+	rows := b.newRows()
+	if len(rows.ids) == 0 {
+		return nil
+	}
+	q, err := tx.Query(ctx, `WITH r AS (SELECT nextval('revisions') AS rev),
+		ins AS (
+			INSERT INTO bookings (event, id, seat, buyer, seller, fp, rev)
+			SELECT $1, u.id, u.seat, u.buyer, u.seller, u.fp, r.rev
+			FROM unnest($2::text[], $3::integer[], $4::text[], $5::integer[], $6::text[]) AS u(id, seat, buyer, seller, fp), r
+			ORDER BY u.id
+			ON CONFLICT (event, id) DO NOTHING
+			RETURNING id, seat, rev),
+		upd AS (UPDATE seats s SET booking = ins.id FROM ins WHERE s.event = $1 AND s.seat = ins.seat)
+		SELECT id, rev FROM ins`,
+		b.event, rows.ids, rows.seats, rows.buyers, rows.sellers, rows.fps)
+	if err != nil {
+		return err
+	}
+	inserted := map[string]bool{}
+	for q.Next() {
+		var id string
+		if err := q.Scan(&id, &b.rev); err != nil {
+			q.Close()
+			return err
+		}
+		inserted[id] = true
+	}
+	if err := q.Err(); err != nil {
+		return err
+	}
+	if len(inserted) == len(rows.ids) {
+		return nil
+	}
+	var lost []string
+	for _, id := range rows.ids {
+		if !inserted[id] {
+			lost = append(lost, id)
+		}
+	}
+	found, err := s.bookingsByID(ctx, tx, b.event, lost)
+	if err != nil {
+		return err
+	}
+	b.lostTo(found)
+	return nil
+}

@@ -16,8 +16,9 @@ type batch struct {
 	reqs     []ticket.Request
 	res      []ticket.Result
 	kind     []kind
-	seat     []int // a fresh request's seat, once given
-	dupOf    []int // a dup's earlier fresh request with the same id
+	seat     []int  // a fresh request's seat, once given
+	dupOf    []int  // a dup's earlier fresh request with the same id
+	soldOut  []bool // no seat was free at a fresh request's turn
 	taken    map[int]bool
 	rev      int64 // the commit's revision, once written
 }
@@ -34,7 +35,7 @@ const (
 func newBatch(event string, capacity int, reqs []ticket.Request) *batch {
 	n := len(reqs)
 	return &batch{event: event, capacity: capacity, reqs: reqs, res: make([]ticket.Result, n),
-		kind: make([]kind, n), seat: make([]int, n), dupOf: make([]int, n), taken: map[int]bool{}}
+		kind: make([]kind, n), seat: make([]int, n), dupOf: make([]int, n), soldOut: make([]bool, n), taken: map[int]bool{}}
 }
 
 // validate refuses requests outside the store's bounds, with ticket's
@@ -127,16 +128,39 @@ func (b *batch) explicitSeats() []int {
 	return seats
 }
 
-// giveExplicit gives each fresh request naming a seat that seat if it is
-// among the free ones and no earlier request of the batch got it.
-func (b *batch) giveExplicit(free []int) {
-	isFree := make(map[int]bool, len(free))
+// give gives seats to the fresh requests in order: a named seat if it is
+// among the free ones and no earlier request got it, else none (refused
+// later); any seat, the lowest candidate no earlier request got. more
+// says that free seats beyond the candidates exist. A request that got
+// no seat is marked sold out if, when its turn came, no free seat was
+// left (as the file store decides), else seat taken (see refuse).
+func (b *batch) give(free, candidates []int, more bool) {
+	isFree := make(map[int]bool, len(free)+len(candidates))
 	for _, s := range free {
 		isFree[s] = true
 	}
+	for _, s := range candidates {
+		isFree[s] = true
+	}
+	left := len(isFree)
 	for i, r := range b.reqs {
-		if b.kind[i] == fresh && r.Seat > 0 && isFree[r.Seat] && !b.taken[r.Seat] {
-			b.seat[i], b.taken[r.Seat] = r.Seat, true
+		if b.kind[i] != fresh {
+			continue
+		}
+		b.soldOut[i] = left == 0 && !more
+		seat := r.Seat
+		if seat == 0 {
+			for len(candidates) > 0 && b.taken[candidates[0]] {
+				candidates = candidates[1:]
+			}
+			if len(candidates) == 0 {
+				continue
+			}
+			seat = candidates[0]
+		}
+		if isFree[seat] && !b.taken[seat] {
+			b.seat[i], b.taken[seat] = seat, true
+			left--
 		}
 	}
 }
@@ -161,7 +185,8 @@ func (b *batch) given() []int {
 	return seats
 }
 
-// giveAuto gives free seats, in order, to fresh requests for any seat.
+// giveAuto gives free seats, in order, to fresh requests for any seat
+// that have none yet.
 func (b *batch) giveAuto(free []int) {
 	for i, r := range b.reqs {
 		if len(free) == 0 {
@@ -174,26 +199,16 @@ func (b *batch) giveAuto(free []int) {
 	}
 }
 
-// refusedSeats reports whether a fresh request got no seat.
-func (b *batch) refusedSeats() bool {
-	for i := range b.reqs {
-		if b.kind[i] == fresh && b.seat[i] == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// refuse settles the fresh requests that got no seat: a named seat is
-// taken (ticket.ErrSeatTaken) unless no seat is free at all, which is
-// sold out (ticket.ErrSoldOut), as for any seat.
-func (b *batch) refuse(anyFree bool) {
+// refuse settles the fresh requests that got no seat: sold out
+// (ticket.ErrSoldOut) for any seat, or for a named one when no seat was
+// free at its turn; else the named seat is taken (ticket.ErrSeatTaken).
+func (b *batch) refuse() {
 	for i, r := range b.reqs {
 		if b.kind[i] != fresh || b.seat[i] != 0 {
 			continue
 		}
 		b.kind[i] = settled
-		if r.Seat > 0 && anyFree {
+		if r.Seat > 0 && !b.soldOut[i] {
 			b.res[i].Err = fmt.Errorf("%w: seat %d of %s", ticket.ErrSeatTaken, r.Seat, b.event)
 		} else {
 			b.res[i].Err = fmt.Errorf("%w: %s has no free seat", ticket.ErrSoldOut, b.event)

@@ -126,53 +126,46 @@ func (s *Store) bookingsByID(ctx context.Context, tx pgx.Tx, event string, ids [
 	return found, rows.Err()
 }
 
-// assignSeats gives each new booking of b its seat. Explicit seats are
-// read (in Lock seat, locked, waiting for their holders, in seat order so
-// that two batches cannot deadlock on them) before automatic ones, which
-// are the lowest free seats (in Lock seat, the lowest no other
-// transaction holds: FOR UPDATE SKIP LOCKED; if too few are left, it
-// waits for the held ones, so that sold out is never answered while a
-// seat may still come free).
+// assignSeats gives each new booking of b its seat, deciding request by
+// request in order as the file store does. Named seats are read first (in
+// Lock seat, locked, waiting for their holders, in seat order so that two
+// batches cannot deadlock on them), then the lowest free seats as
+// candidates for requests of any seat (in Lock seat, the lowest no other
+// transaction holds: FOR UPDATE SKIP LOCKED). If too few are left, Lock
+// seat waits for the held ones, so that sold out is never answered while
+// a seat may still come free.
 func (s *Store) assignSeats(ctx context.Context, tx pgx.Tx, b *batch) (waited time.Duration, err error) {
 	lock := ""
 	if s.opts.Lock == LockSeat && !s.raceMode() {
 		lock = " FOR UPDATE"
 	}
+	named := b.explicitSeats()
 	t0 := s.now()
 	free, err := s.seats(ctx, tx, `SELECT seat FROM seats WHERE event = $1 AND seat = ANY($2) AND booking IS NULL ORDER BY seat`+lock,
-		b.event, b.explicitSeats())
+		b.event, named)
 	if err != nil {
 		return 0, err
 	}
 	if lock != "" {
 		waited = s.now().Sub(t0)
 	}
-	b.giveExplicit(free)
-	const auto = `SELECT seat FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2) ORDER BY seat LIMIT $3`
-	want := b.autos()
-	got, err := s.seats(ctx, tx, auto+strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1), b.event, b.given(), want)
+	const lowest = `SELECT seat FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2) ORDER BY seat LIMIT $3`
+	limit := b.autos() + len(named)
+	candidates, err := s.seats(ctx, tx, lowest+strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1), b.event, []int{}, limit)
 	if err != nil {
 		return waited, err
 	}
-	b.giveAuto(got)
-	if lock != "" && len(got) < want {
+	b.give(free, candidates, len(candidates) == limit)
+	if short := b.autos(); lock != "" && short > 0 {
 		t0 = s.now()
-		got, err = s.seats(ctx, tx, auto+lock, b.event, b.given(), want-len(got))
+		more, err := s.seats(ctx, tx, lowest+lock, b.event, b.given(), short)
 		if err != nil {
 			return waited, err
 		}
 		waited += s.now().Sub(t0)
-		b.giveAuto(got)
+		b.giveAuto(more)
 	}
-	if b.refusedSeats() {
-		var any bool
-		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2))`,
-			b.event, b.given()).Scan(&any)
-		if err != nil {
-			return waited, err
-		}
-		b.refuse(any)
-	}
+	b.refuse()
 	return waited, nil
 }
 

@@ -141,24 +141,22 @@ func (s *Store) assignSeats(ctx context.Context, tx pgx.Tx, b *batch) (waited ti
 	}
 	named := b.explicitSeats()
 	t0 := s.now()
-	free, err := s.seats(ctx, tx, `SELECT seat FROM seats WHERE event = $1 AND seat = ANY($2) AND booking IS NULL ORDER BY seat`+lock,
-		b.event, named)
+	free, err := s.seats(ctx, tx, len(named), `SELECT seat FROM seats
+		WHERE event = $1 AND seat = ANY($2) AND booking IS NULL ORDER BY seat`+lock, b.event, named)
 	if err != nil {
 		return 0, err
 	}
 	if lock != "" {
 		waited = s.now().Sub(t0)
 	}
-	const lowest = `SELECT seat FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2) ORDER BY seat LIMIT $3`
-	limit := b.autos() + len(named)
-	candidates, err := s.seats(ctx, tx, lowest+strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1), b.event, []int{}, limit)
+	candidates, err := s.lowestFree(ctx, tx, b.event, b.autos()+len(named), strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1))
 	if err != nil {
 		return waited, err
 	}
-	b.give(free, candidates, len(candidates) == limit)
+	b.give(free, candidates, len(candidates) == b.autos()+len(named))
 	if short := b.autos(); lock != "" && short > 0 {
 		t0 = s.now()
-		more, err := s.seats(ctx, tx, lowest+lock, b.event, b.given(), short)
+		more, err := s.seats(ctx, tx, short, lowest+lock, b.event, b.given(), short, 1)
 		if err != nil {
 			return waited, err
 		}
@@ -169,13 +167,39 @@ func (s *Store) assignSeats(ctx context.Context, tx pgx.Tx, b *batch) (waited ti
 	return waited, nil
 }
 
-// seats runs a query returning seat numbers; with no seats wanted it
-// asks nothing.
-func (s *Store) seats(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]int, error) {
-	if n, ok := args[len(args)-1].(int); ok && n == 0 {
-		return nil, nil
+// lowest selects the lowest free seats of an event ($1) but those in $2,
+// at most $3, from seat $4 on.
+const lowest = `SELECT seat FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2) AND seat >= $4
+	ORDER BY seat LIMIT $3`
+
+// lowestFree returns the want lowest free seats of event, locked as lock
+// says. It starts from where this Store last found the lowest free seat:
+// a booked seat leaves a dead entry in the index of free seats until
+// vacuum, and a scan from seat 1 would step over every seat booked
+// since, making each booking slower than the last. When that finds too
+// few, it looks again from seat 1 (a cancel may have freed a lower seat),
+// so a free seat is never missed.
+func (s *Store) lowestFree(ctx context.Context, tx pgx.Tx, event string, want int, lock string) ([]int, error) {
+	s.lowMu.Lock()
+	from := max(1, s.low[event])
+	s.lowMu.Unlock()
+	seats, err := s.seats(ctx, tx, want, lowest+lock, event, []int{}, want, from)
+	if err == nil && len(seats) < want && from > 1 {
+		seats, err = s.seats(ctx, tx, want, lowest+lock, event, []int{}, want, 1)
 	}
-	if ss, ok := args[len(args)-1].([]int); ok && len(ss) == 0 {
+	if err != nil || len(seats) == 0 {
+		return seats, err
+	}
+	s.lowMu.Lock()
+	s.low[event] = seats[0]
+	s.lowMu.Unlock()
+	return seats, nil
+}
+
+// seats runs a query returning seat numbers; with none wanted, it asks
+// nothing.
+func (s *Store) seats(ctx context.Context, tx pgx.Tx, want int, q string, args ...any) ([]int, error) {
+	if want == 0 {
 		return nil, nil
 	}
 	rows, err := tx.Query(ctx, q, args...)

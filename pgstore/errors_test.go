@@ -16,7 +16,9 @@ import (
 // lost). It needs no database.
 func TestClassify(t *testing.T) {
 	s := &Store{where: `database "booker" at /tmp/x:5432 (user postgres)`}
-	pg := func(severity, code string) error { return &pgconn.PgError{Severity: severity, Code: code, Message: "m"} }
+	pg := func(severity, code string) error {
+		return &pgconn.PgError{Severity: severity, Code: code, Message: "m"}
+	}
 	for _, c := range []struct {
 		name       string
 		err        error

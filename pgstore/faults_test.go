@@ -28,6 +28,7 @@ func terminate(t *testing.T, pid uint32) {
 // the batch fails with an error callers can classify, nothing is half
 // written, and a retry with the same ids books each request once.
 func TestConnectionKilled(t *testing.T) {
+	adminPool(t)
 	for _, lock := range []Lock{LockEvent, LockSeat} {
 		for _, point := range []string{"locked", "before-commit"} {
 			t.Run("lock="+string(lock)+"/"+point, func(t *testing.T) {

@@ -65,6 +65,7 @@ func anomalies(t *testing.T, dsn, event string, capacity int) (oversold, doubled
 // granularity) sells exactly the capacity, no seat twice, and every
 // confirmation is in the database; race oversells and double-books.
 func TestHostsOnOneDatabase(t *testing.T) {
+	adminPool(t)
 	for _, c := range []struct {
 		mode ticket.Mode
 		lock Lock

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bookerhq/booker/ticket"
@@ -78,6 +79,9 @@ type Store struct {
 	where string // the database, for errors: host, port, name, user
 	now   func() time.Time
 	hooks hooks
+
+	lowMu sync.Mutex
+	low   map[string]int // event -> the lowest free seat last seen (lowestFree)
 }
 
 // hooks are test seams: called, when set, with the backend's pid at two
@@ -124,7 +128,7 @@ func connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, where: describe(cfg), now: time.Now}
+	s := &Store{opts: opts, where: describe(cfg), now: time.Now, low: map[string]int{}}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("pgstore: open %s: %w", s.where, err)
 	}

@@ -32,6 +32,9 @@ var admin struct {
 func adminPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	dsn := os.Getenv("BOOKER_TEST_POSTGRES")
+	if dsn == "" && os.Getenv("CI") != "" {
+		t.Fatal("CI must run the PostgreSQL tests: .ci/run starts a cluster; " + enableHint)
+	}
 	if dsn == "" {
 		t.Skip(enableHint)
 	}

@@ -143,6 +143,11 @@ func poolConfig(dsn string, opts Options) (*pgxpool.Config, error) {
 	if _, ok := cc.RuntimeParams["application_name"]; !ok {
 		cc.RuntimeParams["application_name"] = "booker"
 	}
+	// The session's default, for reads outside transactions (Get, Count,
+	// Lookup, List); commits set their own with SET LOCAL.
+	if _, ok := cc.RuntimeParams["statement_timeout"]; !ok {
+		cc.RuntimeParams["statement_timeout"] = millis(opts.StatementTimeout)
+	}
 	return cfg, nil
 }
 

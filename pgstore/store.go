@@ -57,8 +57,8 @@ type Options struct {
 	// Zero means 10s, as in the file store.
 	LockTimeout time.Duration
 	// StatementTimeout bounds each statement (SET LOCAL
-	// statement_timeout); past it the commit fails with ErrUnavailable.
-	// Zero means 30s.
+	// statement_timeout in a commit, the session's default for reads);
+	// past it the call fails with ErrUnavailable. Zero means 30s.
 	StatementTimeout time.Duration
 	// ConnectTimeout bounds a connection attempt when the DSN sets no
 	// connect_timeout. Zero means 5s.

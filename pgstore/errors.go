@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/bookerhq/booker/ticket"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -78,7 +79,7 @@ func (s *Store) classify(op string, err error, committing bool) error {
 			ticket.ErrNotDurable, op, s.where, ErrUnavailable, err)
 	case isPg && pe.Code == "55P03": // lock_not_available: the lock timeout
 		return fmt.Errorf("%w: %s on %s: %w", ticket.ErrLockTimeout, op, s.where, err)
-	case isPg && (unavailableCodes[pe.Code] || pe.Code[:2] == "08"):
+	case isPg && (unavailableCodes[pe.Code] || strings.HasPrefix(pe.Code, "08")): // 08: connection exceptions
 		return fmt.Errorf("%w: %s on %s: %w", ErrUnavailable, op, s.where, err)
 	case errors.Is(err, ErrSchemaTooNew):
 		return err

@@ -171,8 +171,8 @@ func checkEvent(event string) error {
 }
 
 // Create creates an event with the given capacity: its row and one row
-// per seat, in one transaction (so a big event costs a write per seat,
-// about a second per million seats). ticket.ErrEventExists if it exists.
+// per seat, in one transaction (so a big event costs a row per seat: not
+// yet measured for millions). ticket.ErrEventExists if it exists.
 func (s *Store) Create(ctx context.Context, event string, capacity int) (*ticket.Event, error) {
 	if err := checkEvent(event); err != nil {
 		return nil, err

@@ -1,0 +1,121 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/bookerhq/booker/ticket"
+	"github.com/jackc/pgx/v5"
+)
+
+// maxAttempts bounds how often a transaction aborted by a serialization
+// failure or a deadlock is run again before ErrUnavailable.
+const maxAttempts = 3
+
+// commitError marks an error of COMMIT itself, whose outcome may be
+// unknown (see classify).
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// inTx runs fn in a transaction at READ COMMITTED with the store's lock
+// and statement timeouts (SET LOCAL, so they end with it) and commits it,
+// returning when COMMIT returned. A transaction aborted by a deadlock or
+// a serialization failure is run again (fn must allow that); any error is
+// classified (classify) with op as its context.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (end time.Time, err error) {
+	for attempt := 1; ; attempt++ {
+		end, err = s.tryTx(ctx, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			break
+		}
+	}
+	var ce *commitError
+	return end, s.classify(op, err, errors.As(err, &ce))
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) (time.Time, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return time.Time{}, err
+	}
+	// A no-op after COMMIT; after an error it returns the connection to
+	// the pool clean (or closes it), even if ctx is done.
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	_, err = tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+		millis(s.opts.LockTimeout), millis(s.opts.StatementTimeout))
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := fn(tx); err != nil {
+		return time.Time{}, err
+	}
+	if h := s.hooks.beforeCommit; h != nil {
+		h(tx.Conn().PgConn().PID())
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return time.Time{}, &commitError{err}
+	}
+	return s.now(), nil
+}
+
+// millis formats d for a PostgreSQL timeout setting; never "0", which
+// would mean no timeout at all.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%dms", max(1, d.Milliseconds()))
+}
+
+// lockEvent reads the event's capacity in tx, taking the event row's lock
+// that the store's mode and lock granularity call for: FOR UPDATE (Lock
+// event: the event's writers take turns), FOR KEY SHARE (Lock seat:
+// writers share it, and an event-mode writer of the same database
+// excludes them all), none in Race mode. It returns how long it waited.
+// A missing event is ticket.ErrNoEvent.
+func (s *Store) lockEvent(ctx context.Context, tx pgx.Tx, event string) (capacity int, waited time.Duration, err error) {
+	q := "SELECT capacity FROM events WHERE id = $1"
+	switch {
+	case s.raceMode():
+	case s.opts.Lock == LockSeat:
+		q += " FOR KEY SHARE"
+	default:
+		q += " FOR UPDATE"
+	}
+	t0 := s.now()
+	err = tx.QueryRow(ctx, q, event).Scan(&capacity)
+	waited = s.now().Sub(t0)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, waited, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
+	}
+	if err != nil && ctx.Err() != nil {
+		// The caller's deadline passed while we waited for the lock.
+		return 0, waited, fmt.Errorf("%w: %w", ticket.ErrLockTimeout, ctx.Err())
+	}
+	if err == nil && s.hooks.locked != nil {
+		s.hooks.locked(tx.Conn().PgConn().PID())
+	}
+	return capacity, waited, err
+}
+
+// tomb is a cancelled booking id and the revision that cancelled it.
+type tomb struct {
+	id  string
+	rev int64
+}
+
+// sortTombs returns the ids of tombs in the order they were cancelled, or
+// nil when there are none (as ticket.Event.Cancelled).
+func sortTombs(tombs []tomb) []string {
+	if len(tombs) == 0 {
+		return nil
+	}
+	sort.SliceStable(tombs, func(i, j int) bool { return tombs[i].rev < tombs[j].rev })
+	ids := make([]string, len(tombs))
+	for i, t := range tombs {
+		ids[i] = t.id
+	}
+	return ids
+}

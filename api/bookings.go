@@ -93,7 +93,7 @@ func (s *Server) eventLabel(event, code string) string {
 	case "confirmed", "sold_out", "seat_taken", "cancelled":
 		return event
 	}
-	if s.cfg.Store.Exists(event) {
+	if ok, _ := s.cfg.Store.Exists(context.Background(), event); ok {
 		return event
 	}
 	return "unknown"

@@ -44,6 +44,7 @@ var answers = []struct {
 	{supervisor.ErrSellersDied, http.StatusServiceUnavailable, "sellers_failed", "error",
 		"not booked: the sellers that held this request died, and it is not in the ticket store; a retry books it at most once"},
 	{errOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "error", ""},
+	{ticket.ErrUnavailable, http.StatusServiceUnavailable, "store_unavailable", "unavailable", ""},
 	{ticket.ErrLockTimeout, http.StatusGatewayTimeout, "timeout", "timeout", ""},
 	{ipc.ErrExpired, http.StatusGatewayTimeout, "timeout", "timeout", ""},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout", "timeout", ""},

@@ -46,7 +46,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
-	ids, err := s.cfg.Store.List()
+	ids, err := s.cfg.Store.List(r.Context())
 	if err != nil {
 		s.writeErr(w, err)
 		return

@@ -52,9 +52,23 @@ type Observer interface {
 	EventCreated(event string)
 }
 
+// Store is what the API needs of a ticket store: *ticket.Store (files)
+// or *pgstore.Store (PostgreSQL).
+type Store interface {
+	Create(ctx context.Context, event string, capacity int) (*ticket.Event, error)
+	List(ctx context.Context) ([]string, error)
+	Count(ctx context.Context, event string) (capacity, sold int, err error)
+	Get(ctx context.Context, event string) (*ticket.Event, error)
+	Lookup(ctx context.Context, event, id string) (ticket.Booking, error)
+	Cancel(ctx context.Context, event, id string) (ticket.Booking, error)
+	Exists(ctx context.Context, event string) (bool, error)
+	// Ping reports whether the store can be used now (for /readyz).
+	Ping(ctx context.Context) error
+}
+
 // Config configures a Server.
 type Config struct {
-	Store  *ticket.Store
+	Store  Store
 	Queue  Queue
 	Ledger *audit.Ledger
 	// Observer may be nil.
@@ -219,17 +233,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when every seller is ready and the store answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ready, desired := s.cfg.Queue.Ready()
-	body := map[string]int{"ready": ready, "desired": desired}
-	if ready < desired {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{"error": "not_ready",
-			"message": fmt.Sprintf("%d of %d sellers ready", ready, desired), "ready": ready, "desired": desired})
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	storeErr := s.cfg.Store.Ping(ctx)
+	if ready == desired && storeErr == nil {
+		writeJSON(w, http.StatusOK, map[string]int{"ready": ready, "desired": desired})
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	msg := fmt.Sprintf("%d of %d sellers ready", ready, desired)
+	if storeErr != nil {
+		msg += "; the ticket store is unavailable: " + storeErr.Error()
+	}
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "not_ready", "message": msg, "ready": ready, "desired": desired})
 }
 
 func (s *Server) sellers(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,12 @@ import (
 // answers, minus the ones cancelled through booker). It is safe for
 // concurrent use.
 type Ledger struct {
+	// Shared says the store is shared by several booker hosts (the
+	// PostgreSQL store): a check then counts oversold tickets and seats
+	// held twice from what the store holds, which every host wrote,
+	// besides what this booker confirmed. Set it before the first use.
+	Shared bool
+
 	mu     sync.Mutex
 	seq    uint64 // confirmations recorded so far
 	events map[string]*eventLedger
@@ -126,9 +132,11 @@ type Report struct {
 	Confirmed int `json:"confirmed"`
 	// InFile is the number of bookings in the ticket file.
 	InFile int `json:"in_file"`
-	// Oversold is Confirmed minus the capacity, floor 0.
+	// Oversold is Confirmed minus the capacity, floor 0 (with a Shared
+	// ledger, at least the store's live bookings minus the capacity).
 	Oversold int `json:"oversold"`
-	// DoubleBookedSeats counts seats confirmed to two or more bookings.
+	// DoubleBookedSeats counts seats confirmed to two or more bookings
+	// (with a Shared ledger, at least the seats the store gives to two).
 	DoubleBookedSeats int `json:"double_booked_seats"`
 	// Lost counts confirmations absent from the file (or there with
 	// another seat).
@@ -142,13 +150,16 @@ func (l *Ledger) Check(e *ticket.Event, mark Mark) Report {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := Report{InFile: len(e.Bookings)}
+	if l.Shared {
+		r.Oversold, r.DoubleBookedSeats = max(0, len(e.Bookings)-e.Capacity), doubled(e)
+	}
 	el := l.events[e.ID]
 	if el == nil {
 		return r
 	}
 	r.Confirmed = len(el.told)
-	r.Oversold = max(0, r.Confirmed-e.Capacity)
-	r.DoubleBookedSeats = el.doubled
+	r.Oversold = max(r.Oversold, r.Confirmed-e.Capacity)
+	r.DoubleBookedSeats = max(r.DoubleBookedSeats, el.doubled)
 	// Due: confirmed before the mark, and not being cancelled. The file's
 	// booking ids are unique (ticket.Decode), so each due confirmation is
 	// found at most once.
@@ -166,4 +177,16 @@ func (l *Ledger) Check(e *ticket.Event, mark Mark) Report {
 		}
 	}
 	return r
+}
+
+// doubled counts the seats an event gives to two or more live bookings.
+func doubled(e *ticket.Event) int {
+	seats := make(map[int]int, len(e.Bookings))
+	n := 0
+	for _, b := range e.Bookings {
+		if seats[b.Seat]++; seats[b.Seat] == 2 {
+			n++
+		}
+	}
+	return n
 }

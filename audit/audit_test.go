@@ -104,3 +104,24 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestSharedLedgerCountsWhatTheStoreHolds: with several booker hosts on
+// one store, oversold tickets and seats held twice come from the store,
+// which every host wrote; lost bookings from this booker's own ledger.
+func TestSharedLedgerCountsWhatTheStoreHolds(t *testing.T) {
+	l := NewLedger()
+	l.Shared = true
+	l.Confirm("ev", "mine", 1)
+	mark := l.Mark()
+	e := &ticket.Event{ID: "ev", Capacity: 2, Bookings: []ticket.Booking{
+		{ID: "mine", Seat: 1}, {ID: "other-host", Seat: 1}, {ID: "third", Seat: 2},
+	}}
+	r := l.Check(e, mark)
+	if r.Oversold != 1 || r.DoubleBookedSeats != 1 || r.Lost != 0 || r.Confirmed != 1 {
+		t.Fatalf("shared: %+v", r)
+	}
+	l.Shared = false
+	if r := l.Check(e, mark); r.Oversold != 0 || r.DoubleBookedSeats != 0 {
+		t.Fatalf("this booker's own view: %+v", r)
+	}
+}

@@ -27,6 +27,7 @@ var codes = []struct {
 	{"torn_read", ticket.ErrTornRead},
 	{"corrupt", ticket.ErrCorrupt},
 	{"expired", ErrExpired},
+	{"unavailable", ticket.ErrUnavailable},
 }
 
 // codeOK is the code of a Result without an error; codeError of one

@@ -27,6 +27,10 @@ type Welcome struct {
 	Fsync       bool          `json:"fsync"`
 	TornWrites  bool          `json:"torn_writes,omitempty"`
 	LockTimeout time.Duration `json:"lock_timeout"`
+	// Store is the PostgreSQL DSN of the store, or empty for the file
+	// store in DataDir; Lock is its locking ("event" or "seat").
+	Store string `json:"store,omitempty"`
+	Lock  string `json:"lock,omitempty"`
 	// Window is how many requests booker keeps unanswered on the
 	// connection: the seller's prefetch.
 	Window int `json:"window"`

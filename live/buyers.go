@@ -207,7 +207,7 @@ func (s *Server) serveBuyers(w http.ResponseWriter, r *http.Request) {
 	case body.Concurrency < 1 || body.Concurrency > MaxConcurrency:
 		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`"concurrency" must be 1 to %d`, MaxConcurrency))
 		return
-	case !s.cfg.Store.Exists(body.Event):
+	case !s.exists(r.Context(), body.Event):
 		writeError(w, http.StatusNotFound, "event_not_found", fmt.Sprintf("no event %q", body.Event))
 		return
 	}
@@ -218,4 +218,10 @@ func (s *Server) serveBuyers(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Log.Info("live page sends buyers", "run", run.Run, "event", run.Event, "buyers", run.Buyers, "concurrency", run.Concurrency)
 	writeJSON(w, http.StatusAccepted, run)
+}
+
+// exists reports whether the store holds event (false if it cannot tell).
+func (s *Server) exists(ctx context.Context, event string) bool {
+	ok, err := s.cfg.Store.Exists(ctx, event)
+	return ok && err == nil
 }

@@ -40,11 +40,20 @@ type Sellers interface {
 	Sellers() []supervisor.SellerStatus
 }
 
+// Store is what the page reads of a ticket store (*ticket.Store,
+// *pgstore.Store). Read must not wait for the event's lock, so the page
+// never delays a commit.
+type Store interface {
+	List(ctx context.Context) ([]string, error)
+	Read(ctx context.Context, event string, fn func(*ticket.Event)) error
+	Exists(ctx context.Context, event string) (bool, error)
+	Mode() ticket.Mode
+}
+
 // Config configures a Server.
 type Config struct {
-	// Store is read without its lock (ticket.Store.Read), so the page
-	// never delays a commit.
-	Store *ticket.Store
+	// Store is the ticket store read.
+	Store Store
 	// Sellers lists the seller slots.
 	Sellers Sellers
 	// Activity supplies the sellers' bookings per second and lock
@@ -209,7 +218,7 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 // view builds the answer of GET /v1/live: one event, or the first
 // MaxEvents.
 func (s *Server) view(ctx context.Context, event string) (View, error) {
-	ids, err := s.cfg.Store.List()
+	ids, err := s.cfg.Store.List(ctx)
 	if err != nil {
 		return View{}, err
 	}

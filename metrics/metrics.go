@@ -62,7 +62,7 @@ func New(mode ticket.Mode, version string) *Metrics {
 		mode: string(mode),
 		bookings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "booker_bookings_total",
-			Help: "Booking requests answered, by event and result (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded, timeout, client_closed, error).",
+			Help: "Booking requests answered, by event and result (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded, unavailable, timeout, client_closed, error).",
 		}, []string{"event", "result"}),
 		oversold: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "booker_oversold_tickets",
@@ -196,7 +196,7 @@ func (m *Metrics) InitEvent(event string) {
 func (m *Metrics) EventCreated(event string) { m.InitEvent(event) }
 
 // Results are the result label values of booker_bookings_total.
-var Results = []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "timeout", "client_closed", "error"}
+var Results = []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "unavailable", "timeout", "client_closed", "error"}
 
 // RestartReasons are the reason label values of
 // booker_seller_restarts_total.

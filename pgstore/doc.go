@@ -93,8 +93,7 @@
 //
 // # Differences from ticket.Store
 //
-// List and Exists take a context, and Exists returns the database's
-// error. Get and Read are the same (a read by one statement, never
+// Get and Read are the same (a read by one statement, never
 // waiting for a lock; everything visible is committed). Commit.Revision
 // is 0 for a commit that wrote nothing; Commit.Compacted and CompactErr
 // are never set. Create writes one row per seat. A buyer with a NUL byte

@@ -24,8 +24,9 @@ var (
 	// too many connections, a statement timeout, or a serialization
 	// failure or deadlock that persisted over the store's own retries.
 	// The request may be retried as it is, here or on another host
-	// (booker answers 503).
-	ErrUnavailable = errors.New("pgstore: database unavailable; nothing was committed")
+	// (booker answers 503). It is ticket.ErrUnavailable, the sentinel
+	// booker's sellers and API know.
+	ErrUnavailable = ticket.ErrUnavailable
 	// ErrSchemaTooNew is returned by Open and Migrate when the
 	// database's schema version is newer than this binary's migrations:
 	// a newer booker migrated it, and this one must not write to it.

@@ -285,9 +285,13 @@ func (s *Store) List(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Exists reports whether event names an existing event. Unlike
-// ticket.Store.Exists it takes a context and returns the database's
-// error (ErrUnavailable, say) rather than answering false.
+// Ping reports whether the database answers (ErrUnavailable if not).
+func (s *Store) Ping(ctx context.Context) error {
+	return s.classify("ping", s.pool.Ping(ctx), false)
+}
+
+// Exists reports whether event names an existing event, or the
+// database's error (ErrUnavailable, say).
 func (s *Store) Exists(ctx context.Context, event string) (bool, error) {
 	if !ticket.ValidEventID(event) {
 		return false, nil

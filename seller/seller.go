@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -77,16 +78,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	s.store, err = ticket.Open(w.DataDir, ticket.Options{
-		Mode:        mode,
-		RaceWindow:  w.RaceWindow,
-		NoSync:      !w.Fsync,
-		TornWrites:  w.TornWrites,
-		LockTimeout: w.LockTimeout,
-		Hook:        s.crashHook,
-		Fence:       s.fence,
-	})
-	if err != nil {
+	if s.store, err = s.openStore(ctx, mode); err != nil {
 		return err
 	}
 	defer s.store.Close()
@@ -102,8 +94,42 @@ type seller struct {
 	w       *ipc.Welcome
 	cfg     Config
 	log     *slog.Logger
-	store   *ticket.Store
+	store   store
 	stopped bool // StopAt happened
+}
+
+// store is what a seller needs of a ticket store: *ticket.Store (files)
+// or *pgstore.Store (PostgreSQL).
+type store interface {
+	BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error)
+	Mode() ticket.Mode
+	Close() error
+}
+
+// openStore opens the store booker's Welcome names: the file store in its
+// data dir, or the PostgreSQL database of its DSN.
+func (s *seller) openStore(ctx context.Context, mode ticket.Mode) (store, error) {
+	w := s.w
+	if w.Store != "" {
+		lock := pgstore.LockEvent
+		if w.Lock != "" {
+			var err error
+			if lock, err = pgstore.ParseLock(w.Lock); err != nil {
+				return nil, err
+			}
+		}
+		return pgstore.Open(ctx, w.Store, pgstore.Options{Mode: mode, Lock: lock, RaceWindow: w.RaceWindow,
+			LockTimeout: w.LockTimeout, MaxConns: 2, Fence: s.fence})
+	}
+	return ticket.Open(w.DataDir, ticket.Options{
+		Mode:        mode,
+		RaceWindow:  w.RaceWindow,
+		NoSync:      !w.Fsync,
+		TornWrites:  w.TornWrites,
+		LockTimeout: w.LockTimeout,
+		Hook:        s.crashHook,
+		Fence:       s.fence,
+	})
 }
 
 // fence is the store's Fence: it refuses a write once booker has closed

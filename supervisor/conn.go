@@ -321,7 +321,9 @@ func (c *sellerConn) recvLoop() error {
 			}
 			c.credits <- struct{}{}
 			c.s.cfg.Observer.Result(c.sl.id, m)
-			j.finish(m)
+			if !c.s.retryElsewhere(j, m) {
+				j.finish(m)
+			}
 			answers = true
 		case *ipc.Heartbeat:
 			if m.Metrics != "" {

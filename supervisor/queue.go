@@ -157,6 +157,24 @@ func (s *Supervisor) requeue(jobs []*job) {
 	}
 }
 
+// retryElsewhere hands a request back to the queue when its seller could
+// not reach the store (ticket.ErrUnavailable: nothing was committed; its
+// connection to the database may be what failed, not the database), up
+// to MaxAttempts sellers in all; then the result stands. It reports
+// whether it did.
+func (s *Supervisor) retryElsewhere(j *job, r *ipc.Result) bool {
+	if !errors.Is(r.Err, ticket.ErrUnavailable) || j.attempts+1 >= s.cfg.MaxAttempts || s.stopping.Load() {
+		return false
+	}
+	j.attempts++
+	select {
+	case s.retry <- j:
+	default:
+		go func() { s.retry <- j }()
+	}
+	return true
+}
+
 // next takes the next job for a seller connection: retried jobs first,
 // then its own queue's or the shared queue's. It returns nil when the
 // connection is done.

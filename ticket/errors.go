@@ -48,6 +48,11 @@ var (
 	// another process retry the requests with the same ids: a retry
 	// replays what is in the files and syncs it first.
 	ErrNotDurable = errors.New("ticket: write or sync failed; the outcome is unknown")
+	// ErrUnavailable is returned by a store that could not be used now
+	// (a database store whose server is down or restarting) when nothing
+	// was committed: the request may be retried as it is. The file store
+	// does not return it.
+	ErrUnavailable = errors.New("ticket: store unavailable; nothing was committed")
 	// ErrFenced is returned when Options.Fence refused a commit: nothing
 	// was written. The process has been fenced off (booker dropped the
 	// seller) and must not commit anything more.

@@ -275,9 +275,10 @@ func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, er
 	return capacity, sold, err
 }
 
-// Exists reports whether event names an existing event.
-func (s *Store) Exists(event string) bool {
-	return ValidEventID(event) && s.exists(event) == nil
+// Exists reports whether event names an existing event. (The error is
+// always nil: it is there for stores that can fail to tell.)
+func (s *Store) Exists(_ context.Context, event string) (bool, error) {
+	return ValidEventID(event) && s.exists(event) == nil, nil
 }
 
 // exists returns ErrNoEvent when the event's file is missing, so that a
@@ -290,7 +291,15 @@ func (s *Store) exists(event string) error {
 }
 
 // List returns the ids of all events, sorted.
-func (s *Store) List() ([]string, error) { return List(s.dir) }
+func (s *Store) List(context.Context) ([]string, error) { return List(s.dir) }
+
+// Ping reports whether the store can be used: its directory is there.
+func (s *Store) Ping(context.Context) error {
+	if _, err := s.dirf.Stat(); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
 
 // List returns the ids of the events in the data directory dir, sorted,
 // without opening a store (for tools).

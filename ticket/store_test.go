@@ -52,7 +52,7 @@ func TestCreateAndGet(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.Dir(), "nope.lock")); !os.IsNotExist(err) {
 		t.Fatalf("a request for an unknown event left a lock file: %v", err)
 	}
-	ids, err := s.List()
+	ids, err := s.List(context.Background())
 	if err != nil || len(ids) != 1 || ids[0] != "demo" {
 		t.Fatalf("list: %v %v", ids, err)
 	}

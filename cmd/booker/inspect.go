@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -29,14 +30,31 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := pflag.NewFlagSet("booker inspect", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker inspect [--data-dir DIR] [--bookings] [EVENT...]\n\nPrints each event (all when none is named) as JSON: what was sold, read from\nits snapshot and journal.\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker inspect [--data-dir DIR | --store DSN] [--bookings] [EVENT...]\n\nPrints each event (all when none is named) as JSON: what was sold, read from\nits snapshot and journal.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	dir := fs.String("data-dir", "./data", "ticket files")
+	dsn := fs.String("store", "file", "the store: file (in --data-dir) or a PostgreSQL DSN")
 	bookings := fs.Bool("bookings", false, "list each event's live bookings too")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	events := fs.Args()
+	read := func(id string) (*ticket.Event, error) { return ticket.ReadEvent(*dir, id) }
+	if isDSN(*dsn) {
+		st, err := pgstore.Open(ctx, *dsn, pgstore.Options{})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		read = func(id string) (*ticket.Event, error) { return st.Get(ctx, id) }
+		if len(events) == 0 {
+			if events, err = st.List(ctx); err != nil {
+				return err
+			}
+		}
+	} else if *dsn != "file" {
+		return fmt.Errorf("--store %q: want file or a postgres:// DSN", *dsn)
+	}
 	if len(events) == 0 {
 		var err error
 		if events, err = ticket.List(*dir); err != nil {
@@ -45,7 +63,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	out := make([]eventSummary, 0, len(events))
 	for _, id := range events {
-		e, err := ticket.ReadEvent(*dir, id)
+		e, err := read(id)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 
 // livePage wraps booker's API handler with the live page: GET /,
 // GET /v1/live, and in race mode or with --demo POST /v1/live/buyers.
-func livePage(c serveConfig, store *ticket.Store, sup *supervisor.Supervisor, activity *live.Activity,
+func livePage(c serveConfig, store live.Store, sup *supervisor.Supervisor, activity *live.Activity,
 	apiHandler http.Handler, m *metrics.Metrics, log *slog.Logger) (*live.Server, error) {
 	return live.New(live.Config{
 		Store:      store,

@@ -10,11 +10,13 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bookerhq/booker/internal/cli"
+	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -35,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runInspect(ctx, args[1:], stdout, stderr)
 		case "soak":
 			return runSoak(ctx, args[1:], stdout, stderr)
+		case "migrate":
+			return runMigrate(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseServe(args, stderr)
@@ -83,6 +87,8 @@ type serveConfig struct {
 	SocketGroup     string
 	History         string
 	TornWrites      bool
+	Store           string // "file", or a PostgreSQL DSN
+	Lock            pgstore.Lock
 	Dispatch        supervisor.Dispatch
 	Demo            bool
 }
@@ -92,7 +98,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n       booker soak [flags] [-- booker flags]\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n       booker soak [flags] [-- booker flags]\n       booker migrate --store DSN\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")
@@ -103,6 +109,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "HTTP API and /metrics")
 	fs.StringVar(&c.Socket, "socket", "", "the Unix socket sellers connect to (default <data-dir>/booker.sock)")
 	fs.BoolVar(&c.TornWrites, "torn-writes", false, "race mode, second lesson: rewrite the ticket file in place, so readers see it half-written")
+	fs.StringVar(&c.Store, "store", "file", "the ticket store: file (in --data-dir), or a PostgreSQL DSN (postgres://...) shared by several booker hosts")
+	lock := fs.String("lock", "event", "PostgreSQL store, locked mode: event (the event's row lock, one batch per transaction) or seat (seat rows, FOR UPDATE SKIP LOCKED)")
 	fs.StringVar(&c.History, "history", "", "record every booking and cancel to this file, for booker check-history")
 	fs.StringVar(&c.SocketGroup, "socket-group", "", "make the socket 0660 and owned by this group (sellers of other users still need booker's uid)")
 	fs.IntVar(&c.QueueSize, "queue-size", 1024, "bounded queue of pending requests")
@@ -145,6 +153,17 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if c.Sellers < 1 {
 		return c, fmt.Errorf("--sellers must be at least 1")
+	}
+	if c.Lock, err = pgstore.ParseLock(*lock); err != nil {
+		return c, err
+	}
+	switch {
+	case c.Store != "file" && !isDSN(c.Store):
+		return c, fmt.Errorf("--store %q: want file or a postgres:// DSN", c.Store)
+	case c.Store == "file" && c.Lock != pgstore.LockEvent:
+		return c, fmt.Errorf("--lock %s needs --store postgres://...", c.Lock)
+	case c.Store != "file" && c.TornWrites:
+		return c, fmt.Errorf("--torn-writes is a lesson of the file store")
 	}
 	if c.TornWrites && c.Mode != ticket.Race {
 		return c, fmt.Errorf("--torn-writes needs --mode race")
@@ -192,4 +211,9 @@ func sellerCommand(c serveConfig) (func(ctx context.Context, slot int) *exec.Cmd
 		args := append(append([]string{}, pre...), "--socket", c.Socket, "--slot", strconv.Itoa(slot), "--log-format", "json")
 		return exec.CommandContext(ctx, bin, args...)
 	}, nil
+}
+
+// isDSN reports whether s is a PostgreSQL connection URL.
+func isDSN(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bookerhq/booker/api"
@@ -17,6 +19,7 @@ import (
 	"github.com/bookerhq/booker/ipc"
 	"github.com/bookerhq/booker/live"
 	"github.com/bookerhq/booker/metrics"
+	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -59,7 +62,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 // the API behind the HTTP server, the metrics, the audit and the history.
 type service struct {
 	log       *slog.Logger
-	store     *ticket.Store
+	store     store
 	sup       *supervisor.Supervisor
 	history   *history.Recorder // nil without --history
 	live      *live.Server
@@ -87,18 +90,23 @@ func startService(ctx context.Context, c serveConfig, log *slog.Logger, ln net.L
 	}
 	m.WatchStatus(svc.sup)
 	m.InitSlots(c.Sellers)
-	events, err := svc.store.List()
+	events, err := svc.store.List(ctx)
 	if err != nil {
 		return svc, err
 	}
 	for _, e := range events {
 		m.InitEvent(e)
 	}
+	// The socket lives in the data dir, which only the file store makes.
+	if err := os.MkdirAll(filepath.Dir(c.Socket), 0o755); err != nil {
+		return svc, fmt.Errorf("socket dir: %w", err)
+	}
 	if err := svc.sup.Start(); err != nil {
 		svc.sup = nil
 		return svc, err
 	}
 	ledger := audit.NewLedger()
+	ledger.Shared = c.Store != "file"
 	apiCfg := api.Config{Store: svc.store, Queue: svc.sup, Ledger: ledger, Observer: m, Metrics: m.Handler(),
 		BookingTimeout: c.BookingTimeout, Log: log}
 	if c.History != "" {
@@ -129,21 +137,35 @@ func startService(ctx context.Context, c serveConfig, log *slog.Logger, ln net.L
 	return svc, nil
 }
 
-// openStore opens the data dir and creates the event of --event if it
-// does not exist.
-func openStore(ctx context.Context, c serveConfig, log *slog.Logger) (*ticket.Store, error) {
-	store, err := ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync,
-		LockTimeout: c.LockTimeout, TornWrites: c.TornWrites})
+// store is a ticket store as booker uses it: the file store in the data
+// dir (*ticket.Store) or a PostgreSQL database (*pgstore.Store).
+type store interface {
+	api.Store
+	live.Store
+	Close() error
+}
+
+// openStore opens the store of --store (the data dir, or the database,
+// migrated) and creates the event of --event if it does not exist.
+func openStore(ctx context.Context, c serveConfig, log *slog.Logger) (store, error) {
+	var s store
+	var err error
+	if c.Store == "file" {
+		s, err = ticket.Open(c.DataDir, ticket.Options{Mode: c.Mode, RaceWindow: c.RaceWindow, NoSync: !c.Fsync,
+			LockTimeout: c.LockTimeout, TornWrites: c.TornWrites})
+	} else {
+		s, err = pgstore.Open(ctx, c.Store, pgstore.Options{Mode: c.Mode, Lock: c.Lock, RaceWindow: c.RaceWindow, LockTimeout: c.LockTimeout})
+	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := store.Create(ctx, c.Event, c.Tickets); err == nil {
+	if _, err := s.Create(ctx, c.Event, c.Tickets); err == nil {
 		log.Info("created event", "event", c.Event, "capacity", c.Tickets)
 	} else if !errors.Is(err, ticket.ErrEventExists) {
-		store.Close()
+		s.Close()
 		return nil, err
 	}
-	return store, nil
+	return s, nil
 }
 
 // newSupervisor configures the sellers' supervisor from the command line.
@@ -161,7 +183,7 @@ func newSupervisor(c serveConfig, obs supervisor.Observer, log *slog.Logger) (*s
 		QueueSize: c.QueueSize, Dispatch: c.Dispatch,
 		Welcome: ipc.Welcome{
 			DataDir: c.DataDir, Mode: string(c.Mode), RaceWindow: c.RaceWindow, Fsync: c.Fsync, TornWrites: c.TornWrites,
-			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch,
+			LockTimeout: c.LockTimeout, Window: c.Window, MaxBatch: c.MaxBatch, Store: welcomeStore(c), Lock: string(c.Lock),
 		},
 		MaxRestarts: c.MaxRestarts, RestartWindow: c.RestartWindow, HeartbeatTimeout: c.SellerTimeout,
 		Observer: obs,
@@ -170,7 +192,7 @@ func newSupervisor(c serveConfig, obs supervisor.Observer, log *slog.Logger) (*s
 
 // startHistory starts the history file with the state of every event:
 // a check of a booker started over existing bookings starts there.
-func startHistory(ctx context.Context, path string, store *ticket.Store) (*history.Recorder, error) {
+func startHistory(ctx context.Context, path string, store store) (*history.Recorder, error) {
 	rec, err := history.Create(path, func(event string) int {
 		capacity, _, _ := store.Count(context.Background(), event)
 		return capacity
@@ -178,7 +200,7 @@ func startHistory(ctx context.Context, path string, store *ticket.Store) (*histo
 	if err != nil {
 		return nil, err
 	}
-	ids, err := store.List()
+	ids, err := store.List(ctx)
 	if err != nil {
 		rec.Close()
 		return nil, err
@@ -227,4 +249,13 @@ func (svc *service) stop(timeout time.Duration) {
 	if svc.store != nil {
 		svc.store.Close()
 	}
+}
+
+// welcomeStore is the store a seller opens: empty for the file store in
+// the data dir, else the DSN.
+func welcomeStore(c serveConfig) string {
+	if c.Store == "file" {
+		return ""
+	}
+	return c.Store
 }

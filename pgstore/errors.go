@@ -48,6 +48,17 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
+// connLost reports whether err is the loss of the connection rather than
+// an answer about the request: nothing of a transaction that lost it
+// before COMMIT was committed.
+func connLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || strings.HasPrefix(pe.Code, "08")
+	}
+	return err != nil && !isTicketErr(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
 // unavailableCodes are the SQLSTATEs that mean "the server cannot serve
 // now" rather than "this request is wrong".
 var unavailableCodes = map[string]bool{

@@ -24,9 +24,11 @@ func terminate(t *testing.T, pid uint32) {
 }
 
 // TestConnectionKilled kills the store's backend in the middle of a
-// group commit, while it holds its locks and again just before COMMIT:
-// the batch fails with an error callers can classify, nothing is half
-// written, and a retry with the same ids books each request once.
+// group commit. While it holds its locks (before COMMIT), nothing was
+// committed: the store runs the transaction again on another connection
+// and the batch is booked once. Just before COMMIT: the batch fails with
+// an error callers can classify, nothing is half written, and a retry
+// with the same ids books each request once.
 func TestConnectionKilled(t *testing.T) {
 	adminPool(t)
 	for _, lock := range []Lock{LockEvent, LockSeat} {
@@ -48,6 +50,12 @@ func TestConnectionKilled(t *testing.T) {
 				reqs := []ticket.Request{{ID: "a", Buyer: "x"}, {ID: "b", Buyer: "y", Seat: 4}}
 				_, _, err := s.BookGroup(ctx, "ev", reqs, nil)
 				t.Logf("killed %s: %v", point, err)
+				if point == "locked" {
+					if err != nil || count(t, dsn, "SELECT count(*) FROM bookings") != 2 {
+						t.Fatalf("a transaction whose connection was lost before COMMIT was not run again: %v", err)
+					}
+					return
+				}
 				if !errors.Is(err, ErrUnavailable) {
 					t.Fatalf("error %v, want ErrUnavailable", err)
 				}

@@ -12,7 +12,8 @@ import (
 )
 
 // maxAttempts bounds how often a transaction aborted by a serialization
-// failure or a deadlock is run again before ErrUnavailable.
+// failure, a deadlock or a lost connection is run again before
+// ErrUnavailable.
 const maxAttempts = 3
 
 // commitError marks an error of COMMIT itself, whose outcome may be
@@ -24,13 +25,16 @@ func (e *commitError) Unwrap() error { return e.err }
 
 // inTx runs fn in a transaction at READ COMMITTED with the store's lock
 // and statement timeouts (SET LOCAL, so they end with it) and commits it,
-// returning when COMMIT returned. A transaction aborted by a deadlock or
-// a serialization failure is run again (fn must allow that); any error is
+// returning when COMMIT returned. A transaction aborted by a deadlock, a
+// serialization failure, or the loss of its connection before COMMIT
+// (a pooled connection the server closed, pg_terminate_backend) is run
+// again, on another connection (fn must allow that); any error is
 // classified (classify) with op as its context.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (end time.Time, err error) {
 	for attempt := 1; ; attempt++ {
 		end, err = s.tryTx(ctx, fn)
-		if err == nil || attempt == maxAttempts || !retryable(err) {
+		var ce *commitError
+		if err == nil || attempt == maxAttempts || errors.As(err, &ce) || !(retryable(err) || connLost(err)) {
 			break
 		}
 	}

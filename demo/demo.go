@@ -21,7 +21,9 @@ import (
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/internal/launch"
+	"github.com/bookerhq/booker/internal/pgscratch"
 	"github.com/bookerhq/booker/load"
+	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -30,7 +32,10 @@ type Config struct {
 	// Booker is the booker executable to run.
 	Booker string
 	// Dir holds the two runs' data directories.
-	Dir         string
+	Dir string
+	// Store, if set, is a PostgreSQL DSN: each run gets a fresh schema of
+	// that database (dropped after it) instead of a data directory.
+	Store       string
 	Capacity    int
 	Buyers      int
 	Concurrency int
@@ -168,6 +173,16 @@ func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, 
 	args := []string{"--data-dir", dir, "--mode", string(mode), "--history", histPath,
 		"--tickets", strconv.Itoa(cfg.Capacity), "--sellers", strconv.Itoa(cfg.Sellers), "--audit-interval", "1h",
 		"--dispatch", "shared"}
+	read := func() (*ticket.Event, error) { return ticket.ReadEvent(dir, "demo") }
+	if cfg.Store != "" {
+		dsn, drop, err := pgscratch.New(ctx, cfg.Store, "booker_demo_"+string(mode)+"_")
+		if err != nil {
+			return Row{}, "", nil, err
+		}
+		defer drop()
+		args = append(args, "--store", dsn)
+		read = func() (*ticket.Event, error) { return readDatabase(ctx, dsn) }
+	}
 	if mode == ticket.Race && cfg.Window > 0 {
 		args = append(args, "--race-window", cfg.Window.String())
 	}
@@ -193,7 +208,7 @@ func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, 
 	if rep.Confirmed != sum.Confirmed {
 		return Row{}, "", nil, fmt.Errorf("booker counted %d confirmations, clients %d", rep.Confirmed, sum.Confirmed)
 	}
-	e, err := ticket.ReadEvent(dir, "demo")
+	e, err := read()
 	if err != nil {
 		return Row{}, "", nil, err
 	}
@@ -202,6 +217,16 @@ func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, 
 		Oversold: rep.Oversold, Double: rep.DoubleBookedSeats, Lost: rep.Lost,
 		Throughput: sum.Throughput, P99: sum.LatencyMS.P99,
 	}, histPath, e, nil
+}
+
+// readDatabase reads the demo event from a PostgreSQL store.
+func readDatabase(ctx context.Context, dsn string) (*ticket.Event, error) {
+	s, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Get(ctx, "demo")
 }
 
 func getJSON(url string, v any) error {

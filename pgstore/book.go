@@ -22,8 +22,11 @@ import (
 //
 // Commit: Waited is the time spent waiting for row locks (the event row,
 // and in Lock seat the named seats), Start is when the event row was
-// locked and End when COMMIT returned, Held the time between. In Race
-// mode Waited and Held are zero. Revision is the commit's revision when
+// locked and End when the writes were done, before COMMIT (the critical
+// section of the timelines: the server releases the row lock at COMMIT,
+// so the next writer's Start is after this End even though this writer
+// hears of its COMMIT later), Held until COMMIT returned. In Race mode
+// Waited and Held are zero. Revision is the commit's revision when
 // it wrote, else 0 (the file store reports the event's revision then).
 func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error) {
 	var c ticket.Commit
@@ -46,11 +49,14 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Reque
 		waited, err = s.book(ctx, tx, b)
 		c.Waited += waited
 		c.Wrote, c.Revision = b.rev != 0, b.rev
+		c.End = s.now()
 		return err
 	})
-	c.End = end
 	if err != nil {
-		c.End = s.now()
+		end = s.now()
+	}
+	if c.End.IsZero() {
+		c.End = end
 	}
 	if c.Start.IsZero() {
 		c.Start = c.End
@@ -58,7 +64,7 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Reque
 	if s.raceMode() {
 		c.Waited = 0
 	} else {
-		c.Held = c.End.Sub(c.Start)
+		c.Held = end.Sub(c.Start)
 	}
 	if err != nil {
 		return nil, c, err

@@ -30,6 +30,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&cfg.Window, "window", 3*time.Millisecond, "race mode: pause between read and write")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the workload")
 	seats := fs.String("seats", "any", "any, or hot:K")
+	fs.StringVar(&cfg.Store, "store", "", "run both modes on this PostgreSQL database (postgres://...), each in a fresh schema, instead of ticket files")
 	fs.StringVar(&cfg.Dir, "dir", "", "keep the two runs' data, histories and rows.json here (default: a temp dir, removed after)")
 	from := fs.String("from", "", "show the run kept in this --dir again (table, stories, report) instead of running")
 	verbose := fs.Bool("verbose", false, "show booker's logs")

@@ -7,16 +7,13 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bookerhq/booker/internal/pgscratch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -56,20 +53,17 @@ func Admin(t testing.TB) *pgxpool.Pool {
 // it; the schema is dropped when the test ends.
 func Fresh(t testing.TB) string {
 	t.Helper()
-	pool := Admin(t)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	Admin(t)
+	dsn, drop, err := pgscratch.New(context.Background(), os.Getenv("BOOKER_TEST_POSTGRES"), "t_")
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if err := drop(); err != nil {
+			t.Error(err)
 		}
 	})
-	return WithParam(os.Getenv("BOOKER_TEST_POSTGRES"), "search_path", schema)
+	return dsn
 }
 
 // Restart restarts the test cluster (pg_ctl restart, as its owner): the
@@ -99,18 +93,4 @@ func Restart(t testing.TB, stopped func()) {
 	}
 	opts := "-c listen_addresses='' -c unix_socket_directories='" + dir + "' -c max_connections=200"
 	run("-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
-}
-
-// WithParam adds a run-time parameter to a URL or key=value DSN.
-func WithParam(dsn, key, value string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err == nil {
-			q := u.Query()
-			q.Set(key, value)
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	return dsn + " " + key + "=" + value
 }

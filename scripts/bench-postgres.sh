@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# booker on the PostgreSQL store against the service a Go team would
+# write instead (../shared/peers/gohttp: net/http and one autocommitted
+# statement per booking on the same database), driven by the same client
+# (wrk -t2 -c64, a POST script: every request a successful booking), in
+# turns, several rounds; ratios of medians (this machine is shared and
+# noisy). Needs Go and bash; wrk and PostgreSQL are installed with
+# apt-get when missing and run as root, and a throwaway cluster is
+# started (scripts/postgres.sh) unless a DSN is given.
+#
+#   scripts/bench-postgres.sh [--quick] [--rounds N] [--duration 10s] [--peer DIR] [DSN]
+#
+# Each round: the peer; booker (locked, 4 sellers) with --lock event and
+# with --lock seat; three booker hosts (2 sellers each, --lock event)
+# on one database, each driven by its own wrk (-c21, together 63
+# connections). --quick: one round of 3 s runs (what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=3 duration=10s peer=../shared/peers/gohttp dsn=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) rounds=1 duration=3s; shift ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --peer) peer=$2; shift 2 ;;
+    postgres://*|postgresql://*) dsn=$1; shift ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
+  esac
+done
+need() {
+  command -v "$1" >/dev/null && return 0
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || { echo "skip: $1 is not installed (apt-get install $2)"; exit 0; }
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+need wrk wrk
+need psql postgresql-client
+work=$(mktemp -d) pids=() pgdir=
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  [ -n "$pgdir" ] && scripts/postgres.sh --stop "$pgdir" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [ -z "$dsn" ]; then
+  eval "$(scripts/postgres.sh --env)"
+  dsn=$BOOKER_TEST_POSTGRES pgdir=$BOOKER_TEST_POSTGRES_DIR
+fi
+go build -o "$work/" ./cmd/booker ./cmd/seller
+havepeer=false
+if [ -f "$peer/main.go" ] && (cd "$peer" && go build -o "$work/gohttp" . 2>"$work/peer-build.log"); then
+  havepeer=true
+else
+  echo "skip: the peer is not compared ($peer does not build; see its README)"
+fi
+cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"buyer":"wrk"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# scratch: a DSN on a fresh schema of the database.
+n=0
+scratch() {
+  n=$((n + 1))
+  local schema="bench_$(date +%s%N)"
+  psql -q "$dsn" -c "CREATE SCHEMA $schema" >/dev/null
+  case "$dsn" in *\?*) echo "$dsn&search_path=$schema" ;; *) echo "$dsn?search_path=$schema" ;; esac
+}
+# wait_ready URL: polls /readyz.
+wait_ready() {
+  for _ in $(seq 300); do
+    curl -sf "$1/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "not ready: $1" >&2; cat "$work"/*.log >&2; return 1
+}
+# start_booker DSN ARGS...: runs a booker on a free port; prints its URL.
+start_booker() {
+  local store=$1; shift
+  local d; d=$(mktemp -d "$work/b.XXXX")
+  "$work/booker" --data-dir "$d" --listen 127.0.0.1:0 --store "$store" --event demo --tickets 300000 "$@" \
+    >"$d/out" 2>"$work/booker-$(basename "$d").log" &
+  pids+=($!)
+  for _ in $(seq 300); do
+    url=$(sed -n 's/^booker listening on //p' "$d/out")
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  wait_ready "$url" >&2
+  echo "$url"
+}
+stop_all() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+# drive CONNS URL...: wrk on each URL at once; prints "bookings/s p99ms"
+# (rates summed, the worst p99).
+drive() {
+  local c=$1; shift
+  local i=0 outs=()
+  for u in "$@"; do
+    i=$((i + 1))
+    wrk -t$(( $# == 1 ? 2 : 1 )) -c"$c" -d"$duration" --latency -s "$work/post.lua" "$u/v1/events/demo/bookings" >"$work/wrk.$i" 2>&1 &
+    outs+=($!)
+  done
+  wait "${outs[@]}"
+  cat "$work"/wrk.* | awk '
+    /Requests\/sec:/ { rate += $2 }
+    /^ +99%/ { v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; else if (v ~ /s$/) v = v * 1000; if (v > p99) p99 = v }
+    /Non-2xx/ { bad += $NF }
+    END { printf "%.0f %.1f %d\n", rate, p99, bad }'
+  rm -f "$work"/wrk.*
+}
+declare -A res
+run() { # NAME: one run of a configuration, its result kept
+  local name=$1 r
+  case $name in
+    peer)
+      local store; store=$(scratch)
+      "$work/gohttp" --db postgres --dsn "$store" --listen 127.0.0.1:18093 --event demo --tickets 100000000 >"$work/peer.log" 2>&1 &
+      pids+=($!)
+      wait_ready http://127.0.0.1:18093
+      r=$(drive 64 http://127.0.0.1:18093) ;;
+    event|seat)
+      local u; u=$(start_booker "$(scratch)" --sellers 4 --lock "$name")
+      r=$(drive 64 "$u") ;;
+    hosts3)
+      local store; store=$(scratch)
+      local u1 u2 u3
+      u1=$(start_booker "$store" --sellers 2); u2=$(start_booker "$store" --sellers 2); u3=$(start_booker "$store" --sellers 2)
+      r=$(drive 21 "$u1" "$u2" "$u3") ;;
+  esac
+  stop_all
+  set -- $r
+  [ "$3" = 0 ] || echo "warning: $name: $3 answers were not 201" >&2
+  res[$name]+="$1 "
+  printf '  %-7s %8s bookings/s  p99 %6s ms\n' "$name" "$1" "$2"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+configs="event seat hosts3"
+$havepeer && configs="peer $configs"
+for round in $(seq "$rounds"); do
+  echo "round $round of $rounds ($duration each, wrk -c64)"
+  for c in $configs; do run "$c"; done
+done
+echo
+echo "medians of $rounds rounds (bookings/s):"
+peer_m=
+$havepeer && peer_m=$(median ${res[peer]})
+for c in $configs; do
+  m=$(median ${res[$c]})
+  if [ -n "$peer_m" ] && [ "$c" != peer ]; then
+    printf '  %-7s %8s  (%.1fx the peer)\n' "$c" "$m" "$(awk -v a="$m" -v b="$peer_m" 'BEGIN { print a / b }')"
+  else
+    printf '  %-7s %8s\n' "$c" "$m"
+  fi
+done

@@ -107,6 +107,8 @@ func (b *batch) resolve(found map[string]stored) {
 // replay answers a request whose id is already booked (or cancelled).
 func (b *batch) replay(f stored, r ticket.Request) ticket.Result {
 	switch {
+	case f.err != nil:
+		return ticket.Result{Err: f.err}
 	case f.cancelled:
 		return ticket.Result{Err: fmt.Errorf("%w: %s in %s", ticket.ErrCancelled, r.ID, b.event)}
 	case f.b.Fingerprint != r.Fingerprint:
@@ -115,17 +117,26 @@ func (b *batch) replay(f stored, r ticket.Request) ticket.Result {
 	return ticket.Result{Booking: f.b, Replayed: true}
 }
 
-// explicitSeats returns the distinct seats fresh requests name.
-func (b *batch) explicitSeats() []int {
+// wanted returns what a commit asks the database about the valid
+// requests, before it knows which are fresh: their distinct ids, the
+// distinct seats they name, and how many candidates for requests of any
+// seat: one per such request, and one per named seat (a candidate may be
+// a seat a request names).
+func (b *batch) wanted() (ids []string, named []int, want int) {
+	ids = b.ids(func(i int) bool { return b.res[i].Err == nil })
 	seen := map[int]bool{}
-	seats := []int{}
+	named = []int{}
 	for i, r := range b.reqs {
-		if b.kind[i] == fresh && r.Seat > 0 && !seen[r.Seat] {
+		switch {
+		case b.res[i].Err != nil:
+		case r.Seat == 0:
+			want++
+		case !seen[r.Seat]:
 			seen[r.Seat] = true
-			seats = append(seats, r.Seat)
+			named = append(named, r.Seat)
 		}
 	}
-	return seats
+	return ids, named, want + len(named)
 }
 
 // give gives seats to the fresh requests in order: a named seat if it is

@@ -2,12 +2,13 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/bookerhq/booker/ticket"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // BookGroup applies reqs, and the requests more returns, in one
@@ -16,42 +17,27 @@ import (
 // locks are held, as in ticket.Store.BookGroup. An error from BookGroup
 // itself means no request was committed (ticket.ErrNoEvent,
 // ticket.ErrLockTimeout, ErrUnavailable, ticket.ErrFenced), except
-// ticket.ErrNotDurable: the connection failed during COMMIT and the
-// outcome is unknown; retry the same requests with the same ids. The
-// bookings are committed when BookGroup returns.
+// ticket.ErrNotDurable: the connection failed while COMMIT was on its way
+// and the outcome is unknown; retry the same requests with the same ids.
+// The bookings are committed when BookGroup returns.
+//
+// A commit is three round trips to the server, its statements pipelined
+// (see group.attempt); the event's lock is held over the last two.
 //
 // Commit: Waited is the time spent waiting for row locks (the event row,
-// and in Lock seat the named seats), Start is when the event row was
-// locked and End when the writes were done, before COMMIT (the critical
-// section of the timelines: the server releases the row lock at COMMIT,
-// so the next writer's Start is after this End even though this writer
-// hears of its COMMIT later), Held until COMMIT returned. In Race mode
-// Waited and Held are zero. Revision is the commit's revision when
+// and in Lock seat the round trip that locks the named seats), Start is
+// when the event row was locked and End when the writes were done, as
+// COMMIT was read (the critical section of the timelines: the server
+// releases the row lock at COMMIT), Held until COMMIT returned. In Race
+// mode Waited and Held are zero. Revision is the commit's revision when
 // it wrote, else 0 (the file store reports the event's revision then).
 func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error) {
-	var c ticket.Commit
 	if err := checkEvent(event); err != nil {
-		return nil, c, err
+		return nil, ticket.Commit{}, err
 	}
-	var b *batch
-	end, err := s.inTx(ctx, "book "+event, func(tx pgx.Tx) error {
-		c = ticket.Commit{}
-		capacity, waited, err := s.lockEvent(ctx, tx, event)
-		if err != nil {
-			return err
-		}
-		c.Waited, c.Start = waited, s.now()
-		if more != nil {
-			reqs = append(reqs, more()...)
-			more = nil // a transaction run again books the same requests
-		}
-		b = newBatch(event, capacity, reqs)
-		waited, err = s.book(ctx, tx, b)
-		c.Waited += waited
-		c.Wrote, c.Revision = b.rev != 0, b.rev
-		c.End = s.now()
-		return err
-	})
+	g := &group{s: s, event: event, reqs: reqs, more: more}
+	end, err := s.retry("book "+event, func() (time.Time, error) { return g.attempt(ctx) })
+	c := g.c
 	if err != nil {
 		end = s.now()
 	}
@@ -69,202 +55,173 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Reque
 	if err != nil {
 		return nil, c, err
 	}
-	return b.res, c, nil
+	return g.b.res, c, nil
 }
 
 func (s *Store) raceMode() bool { return s.opts.Mode == ticket.Race }
 
-// book runs one batch in tx, after lockEvent: it finds the requests'
-// ids, picks their seats (locking them in Lock seat), waits out the race
-// window in Race mode and writes the new bookings. It returns how long it
-// waited for seat locks.
-func (s *Store) book(ctx context.Context, tx pgx.Tx, b *batch) (waited time.Duration, err error) {
-	b.validate()
-	found, err := s.bookingsByID(ctx, tx, b.event, b.ids(func(i int) bool { return b.res[i].Err == nil }))
+// group is one BookGroup: its requests (those more returned are added
+// once: an attempt run again books the same requests) and the last
+// attempt's batch and commit.
+type group struct {
+	s     *Store
+	event string
+	reqs  []ticket.Request
+	more  func() []ticket.Request
+	b     *batch
+	c     ticket.Commit
+}
+
+// attempt runs the group's transaction once, on one pooled connection,
+// in three round trips:
+//
+//  1. BEGIN, the timeouts, the event row's lock (lockSQL), which it waits for;
+//  2. the lock held, with the requests more added: the ids' bookings, the
+//     named seats and the lowest free seats (book);
+//  3. the new bookings and COMMIT (commit).
+//
+// It returns when COMMIT returned, or an error for retry to judge (a
+// *commitError when the outcome is unknown). A transaction an error
+// left open is rolled back, or its connection dropped.
+func (g *group) attempt(ctx context.Context) (time.Time, error) {
+	s := g.s
+	g.c, g.b = ticket.Commit{}, nil
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
-	b.resolve(found)
-	if waited, err = s.assignSeats(ctx, tx, b); err != nil {
-		return waited, err
-	}
-	if s.raceMode() && s.opts.RaceWindow > 0 {
-		time.Sleep(s.opts.RaceWindow) // others read what we read, and book it too
-	}
-	if b.hasNew() && s.opts.Fence != nil {
-		if err := s.opts.Fence(); err != nil {
-			return waited, fmt.Errorf("%w: %w", ticket.ErrFenced, err)
+	defer func() {
+		if pc := conn.Conn().PgConn(); !pc.IsClosed() && pc.TxStatus() != 'I' {
+			conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // Release drops a connection still in a transaction
 		}
-	}
-	if err := s.write(ctx, tx, b); err != nil {
-		return waited, err
-	}
-	b.finish()
-	return waited, nil
-}
-
-// stored is a booking row: a live booking or a tombstone.
-type stored struct {
-	b         ticket.Booking
-	cancelled bool
-}
-
-// bookingsByID reads the bookings (live or cancelled) of event with the
-// given ids.
-func (s *Store) bookingsByID(ctx context.Context, tx pgx.Tx, event string, ids []string) (map[string]stored, error) {
-	found := make(map[string]stored, len(ids))
-	if len(ids) == 0 {
-		return found, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id, seat, buyer, seller, fp, cancel_rev IS NOT NULL
-		FROM bookings WHERE event = $1 AND id = ANY($2)`, event, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r stored
-		if err := rows.Scan(&r.b.ID, &r.b.Seat, &r.b.Buyer, &r.b.Seller, &r.b.Fingerprint, &r.cancelled); err != nil {
-			return nil, err
-		}
-		found[r.b.ID] = r
-	}
-	return found, rows.Err()
-}
-
-// assignSeats gives each new booking of b its seat, deciding request by
-// request in order as the file store does. Named seats are read first (in
-// Lock seat, locked, waiting for their holders, in seat order so that two
-// batches cannot deadlock on them), then the lowest free seats as
-// candidates for requests of any seat (in Lock seat, the lowest no other
-// transaction holds: FOR UPDATE SKIP LOCKED). If too few are left, Lock
-// seat waits for the held ones, so that sold out is never answered while
-// a seat may still come free.
-func (s *Store) assignSeats(ctx context.Context, tx pgx.Tx, b *batch) (waited time.Duration, err error) {
-	lock := ""
-	if s.opts.Lock == LockSeat && !s.raceMode() {
-		lock = " FOR UPDATE"
-	}
-	named := b.explicitSeats()
+		conn.Release()
+	}()
 	t0 := s.now()
-	free, err := s.seats(ctx, tx, len(named), `SELECT seat FROM seats
-		WHERE event = $1 AND seat = ANY($2) AND booking IS NULL ORDER BY seat`+lock, b.event, named)
+	capacity, err := g.begin(ctx, conn)
+	g.c.Waited = s.now().Sub(t0)
 	if err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
-	if lock != "" {
-		waited = s.now().Sub(t0)
+	g.c.Start = s.now()
+	if h := s.hooks.locked; h != nil {
+		h(conn.Conn().PgConn().PID())
 	}
-	candidates, err := s.lowestFree(ctx, tx, b.event, b.autos()+len(named), strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1))
+	if g.more != nil {
+		g.reqs = append(g.reqs, g.more()...)
+		g.more = nil
+	}
+	g.b = newBatch(g.event, capacity, g.reqs)
+	waited, err := s.book(ctx, conn, g.b)
+	g.c.Waited += waited
 	if err != nil {
-		return waited, err
+		return time.Time{}, err
 	}
-	b.give(free, candidates, len(candidates) == b.autos()+len(named))
-	if short := b.autos(); lock != "" && short > 0 {
-		t0 = s.now()
-		more, err := s.seats(ctx, tx, short, lowest+lock, b.event, b.given(), short, 1)
-		if err != nil {
-			return waited, err
-		}
-		waited += s.now().Sub(t0)
-		b.giveAuto(more)
-	}
-	b.refuse()
-	return waited, nil
+	return g.commit(ctx, conn)
 }
 
-// lowest selects the lowest free seats of an event ($1) but those in $2,
-// at most $3, from seat $4 on.
-const lowest = `SELECT seat FROM seats WHERE event = $1 AND booking IS NULL AND seat <> ALL($2) AND seat >= $4
-	ORDER BY seat LIMIT $3`
-
-// lowestFree returns the want lowest free seats of event, locked as lock
-// says. It starts from where this Store last found the lowest free seat:
-// a booked seat leaves a dead entry in the index of free seats until
-// vacuum, and a scan from seat 1 would step over every seat booked
-// since, making each booking slower than the last. When that finds too
-// few, it looks again from seat 1 (a cancel may have freed a lower seat),
-// so a free seat is never missed.
-func (s *Store) lowestFree(ctx context.Context, tx pgx.Tx, event string, want int, lock string) ([]int, error) {
-	s.lowMu.Lock()
-	from := max(1, s.low[event])
-	s.lowMu.Unlock()
-	seats, err := s.seats(ctx, tx, want, lowest+lock, event, []int{}, want, from)
-	if err == nil && len(seats) < want && from > 1 {
-		seats, err = s.seats(ctx, tx, want, lowest+lock, event, []int{}, want, 1)
-	}
-	if err != nil || len(seats) == 0 {
-		return seats, err
-	}
-	s.lowMu.Lock()
-	s.low[event] = seats[0]
-	s.lowMu.Unlock()
-	return seats, nil
+// begin sends round trip 1 and returns the event's capacity, its row
+// locked as lockSQL says.
+func (g *group) begin(ctx context.Context, conn *pgxpool.Conn) (capacity int, err error) {
+	s := g.s
+	var bt pgx.Batch
+	bt.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	bt.Queue(timeoutsSQL, millis(s.opts.LockTimeout), millis(s.opts.StatementTimeout))
+	bt.Queue(s.lockSQL(), g.event).QueryRow(func(row pgx.Row) error { return row.Scan(&capacity) })
+	err = conn.SendBatch(ctx, &bt).Close()
+	return capacity, s.lockError(ctx, g.event, err)
 }
 
-// seats runs a query returning seat numbers; with none wanted, it asks
-// nothing.
-func (s *Store) seats(ctx context.Context, tx pgx.Tx, want int, q string, args ...any) ([]int, error) {
-	if want == 0 {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[int])
-}
-
-// write inserts the new bookings of b and marks their seats, in one
-// statement that also draws the commit's revision. Bookings are inserted
-// in id order, so that two transactions inserting the same ids wait for
-// each other in one order (no deadlock). An id that another transaction
-// committed meanwhile (ON CONFLICT: Lock seat and Race mode, where the
-// event is not locked) is answered from that booking, as a replay.
-func (s *Store) write(ctx context.Context, tx pgx.Tx, b *batch) error {
+// commit sends round trip 3, the new bookings and COMMIT, and returns
+// when COMMIT returned. A request whose id another transaction committed
+// first (ON CONFLICT: Lock seat and Race mode, where the event is not
+// locked) is answered from that booking, read after COMMIT.
+func (g *group) commit(ctx context.Context, conn *pgxpool.Conn) (time.Time, error) {
+	s, b := g.s, g.b
 	rows := b.newRows()
-	if len(rows.ids) == 0 {
-		return nil
+	var bt pgx.Batch
+	if len(rows.ids) > 0 {
+		bt.Queue(writeSQL, b.event, rows.ids, rows.seats, rows.buyers, rows.sellers, rows.fps)
 	}
-	q, err := tx.Query(ctx, `WITH r AS (SELECT nextval('revisions') AS rev),
-		ins AS (
-			INSERT INTO bookings (event, id, seat, buyer, seller, fp, rev)
-			SELECT $1, u.id, u.seat, u.buyer, u.seller, u.fp, r.rev
-			FROM unnest($2::text[], $3::integer[], $4::text[], $5::integer[], $6::text[]) AS u(id, seat, buyer, seller, fp), r
-			ORDER BY u.id
-			ON CONFLICT (event, id) DO NOTHING
-			RETURNING id, seat, rev),
-		upd AS (UPDATE seats s SET booking = ins.id FROM ins WHERE s.event = $1 AND s.seat = ins.seat)
-		SELECT id, rev FROM ins`,
-		b.event, rows.ids, rows.seats, rows.buyers, rows.sellers, rows.fps)
-	if err != nil {
-		return err
+	bt.Queue("COMMIT")
+	if h := s.hooks.beforeCommit; h != nil {
+		h(conn.Conn().PgConn().PID())
+	}
+	br := conn.SendBatch(ctx, &bt)
+	defer br.Close()
+	if h := s.hooks.sent; h != nil {
+		h(conn.Conn().PgConn())
 	}
 	inserted := map[string]bool{}
-	for q.Next() {
+	if len(rows.ids) > 0 {
+		q, _ := br.Query() // its error is q.Err()
 		var id string
-		if err := q.Scan(&id, &b.rev); err != nil {
-			q.Close()
-			return err
+		_, err := pgx.ForEachRow(q, []any{&id, &b.rev}, func() error { inserted[id] = true; return nil })
+		if err != nil && notRun(err) {
+			return time.Time{}, err // the write failed: COMMIT did not run
+		} else if err != nil {
+			return time.Time{}, &commitError{err}
 		}
-		inserted[id] = true
 	}
-	if err := q.Err(); err != nil {
-		return err
+	g.c.End = s.now()
+	if _, err := br.Exec(); err != nil {
+		return time.Time{}, &commitError{err}
 	}
-	if len(inserted) == len(rows.ids) {
-		return nil
+	if err := br.Close(); err != nil {
+		return time.Time{}, &commitError{err}
 	}
+	end := s.now()
+	g.c.Wrote, g.c.Revision = b.rev != 0, b.rev
+	if len(inserted) < len(rows.ids) {
+		g.lostTo(ctx, rows.ids, inserted)
+	}
+	b.finish()
+	return end, nil
+}
+
+// notRun reports whether err, the error of a statement sent in a
+// pipeline before COMMIT, means COMMIT did not run: the server refused
+// the statement (ERROR: it skips the rest of the pipeline) or ended the
+// session before it (FATAL), or nothing was sent. Any other error (the
+// connection lost with no answer) leaves the outcome unknown.
+func notRun(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) || pgconn.SafeToRetry(err)
+}
+
+// lostTo settles the fresh requests of the group whose ids are not among
+// inserted: another transaction committed them first. It reads what that
+// one committed; if it cannot, they are answered ErrUnavailable (ours
+// were not booked; a retry with the same id replays theirs).
+func (g *group) lostTo(ctx context.Context, ids []string, inserted map[string]bool) {
 	var lost []string
-	for _, id := range rows.ids {
+	for _, id := range ids {
 		if !inserted[id] {
 			lost = append(lost, id)
 		}
 	}
-	found, err := s.bookingsByID(ctx, tx, b.event, lost)
+	found, err := bookingsByID(ctx, g.s.pool, g.event, lost)
 	if err != nil {
-		return err
+		err = g.s.classify("read bookings committed by another transaction in "+g.event, err, false)
+		found = map[string]stored{}
+		for _, id := range lost {
+			found[id] = stored{err: err}
+		}
 	}
-	b.lostTo(found)
-	return nil
+	g.b.lostTo(found)
 }
+
+// writeSQL inserts new bookings and marks their seats, in one statement
+// that also draws the commit's revision. Bookings are inserted in id
+// order, so that two transactions inserting the same ids wait for each
+// other in one order (no deadlock); an id committed meanwhile by another
+// transaction is skipped (ON CONFLICT) and missing from what it returns.
+const writeSQL = `WITH r AS (SELECT nextval('revisions') AS rev),
+	ins AS (
+		INSERT INTO bookings (event, id, seat, buyer, seller, fp, rev)
+		SELECT $1, u.id, u.seat, u.buyer, u.seller, u.fp, r.rev
+		FROM unnest($2::text[], $3::integer[], $4::text[], $5::integer[], $6::text[]) AS u(id, seat, buyer, seller, fp), r
+		ORDER BY u.id
+		ON CONFLICT (event, id) DO NOTHING
+		RETURNING id, seat, rev),
+	upd AS (UPDATE seats s SET booking = ins.id FROM ins WHERE s.event = $1 AND s.seat = ANY($3) AND s.seat = ins.seat)
+	SELECT id, rev FROM ins`

@@ -28,7 +28,13 @@
 // lock_timeout (Options.LockTimeout, past it ticket.ErrLockTimeout) and
 // statement_timeout (Options.StatementTimeout). BookGroup books its whole
 // batch in it: one WAL flush for the batch, and success is reported only
-// once COMMIT has returned.
+// once COMMIT has returned. Its statements are pipelined into three round
+// trips (BEGIN and the event's lock; the ids, named seats and free seats;
+// the writes and COMMIT), so the event's lock is held for two. Every
+// statement is planned for its arguments (plan_cache_mode
+// force_custom_plan, unless the DSN says otherwise), and Create analyzes
+// the tables: a plan made from the statistics of a new, nearly empty
+// event would scan the event's rows where it should probe an index.
 //
 // Locked mode with LockEvent (the default) begins with SELECT ... FOR
 // UPDATE on the event's row: the event's writers take turns, as under the
@@ -85,8 +91,10 @@
 // from the DSN, never the password). An unreachable database, a lost
 // connection, a server shutting down or restarting, too many connections
 // or a statement timeout are ErrUnavailable: nothing was committed and the
-// request may be retried (booker answers 503). A connection lost while
-// COMMIT was under way is ticket.ErrNotDurable (and ErrUnavailable): the
+// request may be retried (booker answers 503); a connection lost before
+// COMMIT was sent is retried by the store itself, on another connection.
+// A connection lost once COMMIT was sent (with the writes, in one
+// pipeline), before its answer came, is ticket.ErrNotDurable (and ErrUnavailable): the
 // outcome is unknown; retrying the same requests with the same ids books
 // what is missing once and replays the rest. Unlike the file store, the
 // Store is not poisoned by it.

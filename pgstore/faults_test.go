@@ -11,6 +11,7 @@ import (
 
 	"github.com/bookerhq/booker/ticket"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // terminate kills a backend as an administrator would, and waits (up to
@@ -24,15 +25,18 @@ func terminate(t *testing.T, pid uint32) {
 }
 
 // TestConnectionKilled kills the store's backend in the middle of a
-// group commit. While it holds its locks (before COMMIT), nothing was
-// committed: the store runs the transaction again on another connection
-// and the batch is booked once. Just before COMMIT: the batch fails with
-// an error callers can classify, nothing is half written, and a retry
-// with the same ids books each request once.
+// group commit. While it holds its locks, and once everything is decided
+// but the writes and COMMIT are not sent, nothing was committed: the
+// store runs the transaction again on another connection and the batch
+// is booked once. When the connection is lost after the writes and
+// COMMIT were sent, before their answers were read, the outcome is
+// unknown: the batch fails with ticket.ErrNotDurable (and
+// ErrUnavailable), it is committed whole or not at all, and a retry with
+// the same ids books each request once.
 func TestConnectionKilled(t *testing.T) {
 	adminPool(t)
 	for _, lock := range []Lock{LockEvent, LockSeat} {
-		for _, point := range []string{"locked", "before-commit"} {
+		for _, point := range []string{"locked", "before-commit", "answer-lost"} {
 			t.Run("lock="+string(lock)+"/"+point, func(t *testing.T) {
 				dsn := freshDSN(t)
 				s := mustOpen(t, dsn, Options{Lock: lock})
@@ -42,36 +46,38 @@ func TestConnectionKilled(t *testing.T) {
 				}
 				var once sync.Once
 				kill := func(pid uint32) { once.Do(func() { terminate(t, pid) }) }
-				if point == "locked" {
+				switch point {
+				case "locked":
 					s.hooks.locked = kill
-				} else {
+				case "before-commit":
 					s.hooks.beforeCommit = kill
+				default:
+					s.hooks.sent = func(c *pgconn.PgConn) { once.Do(func() { c.Conn().Close() }) }
 				}
 				reqs := []ticket.Request{{ID: "a", Buyer: "x"}, {ID: "b", Buyer: "y", Seat: 4}}
 				_, _, err := s.BookGroup(ctx, "ev", reqs, nil)
 				t.Logf("killed %s: %v", point, err)
-				if point == "locked" {
-					if err != nil || count(t, dsn, "SELECT count(*) FROM bookings") != 2 {
-						t.Fatalf("a transaction whose connection was lost before COMMIT was not run again: %v", err)
+				n := count(t, dsn, "SELECT count(*) FROM bookings")
+				if point != "answer-lost" {
+					if err != nil || n != 2 {
+						t.Fatalf("a transaction whose connection was lost before COMMIT was sent was not run again: %v, %d bookings", err, n)
 					}
 					return
 				}
-				if !errors.Is(err, ErrUnavailable) {
-					t.Fatalf("error %v, want ErrUnavailable", err)
+				if !errors.Is(err, ticket.ErrNotDurable) || !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("error %v, want ErrNotDurable and ErrUnavailable", err)
 				}
-				if point == "locked" && errors.Is(err, ticket.ErrNotDurable) {
-					t.Fatalf("error %v says the outcome is unknown before COMMIT was sent", err)
+				if n != 0 && n != 2 {
+					t.Fatalf("%d bookings after a lost COMMIT, want all or none", n)
 				}
-				if n := count(t, dsn, "SELECT count(*) FROM bookings"); n != 0 {
-					t.Fatalf("%d bookings written by a killed transaction", n)
-				}
-				if n := count(t, dsn, "SELECT count(*) FROM seats WHERE booking IS NOT NULL"); n != 0 {
-					t.Fatalf("%d seats taken by a killed transaction", n)
+				if taken := count(t, dsn, "SELECT count(*) FROM seats WHERE booking IS NOT NULL"); taken != n {
+					t.Fatalf("%d seats taken for %d bookings", taken, n)
 				}
 				s.hooks = hooks{}
 				for try := range 2 {
 					res, _, err := s.BookGroup(ctx, "ev", reqs, nil)
-					if err != nil || res[0].Err != nil || res[1].Err != nil || res[0].Replayed != (try == 1) || res[1].Booking.Seat != 4 {
+					replay := try == 1 || n == 2
+					if err != nil || res[0].Err != nil || res[1].Err != nil || res[0].Replayed != replay || res[1].Booking.Seat != 4 {
 						t.Fatalf("retry %d with the same ids: %+v %v", try, res, err)
 					}
 				}

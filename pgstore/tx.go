@@ -25,22 +25,33 @@ func (e *commitError) Unwrap() error { return e.err }
 
 // inTx runs fn in a transaction at READ COMMITTED with the store's lock
 // and statement timeouts (SET LOCAL, so they end with it) and commits it,
-// returning when COMMIT returned. A transaction aborted by a deadlock, a
-// serialization failure, or the loss of its connection before COMMIT
-// (a pooled connection the server closed, pg_terminate_backend) is run
-// again, on another connection (fn must allow that); any error is
-// classified (classify) with op as its context.
+// returning when COMMIT returned; retry runs it again as it says, and
+// classifies its error with op as its context.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (end time.Time, err error) {
-	for attempt := 1; ; attempt++ {
-		end, err = s.tryTx(ctx, fn)
-		var ce *commitError
-		if err == nil || attempt == maxAttempts || errors.As(err, &ce) || !(retryable(err) || connLost(err)) {
+	return s.retry(op, func() (time.Time, error) { return s.tryTx(ctx, fn) })
+}
+
+// retry runs a transaction's attempt, and runs it again, on another
+// connection (the attempt must allow that), when it was aborted by a
+// deadlock, a serialization failure, or the loss of its connection
+// before COMMIT (a pooled connection the server closed,
+// pg_terminate_backend), at most maxAttempts times. Its error is
+// classified (classify) with op as its context: a *commitError, whose
+// outcome may be unknown, is never run again.
+func (s *Store) retry(op string, attempt func() (time.Time, error)) (end time.Time, err error) {
+	var ce *commitError
+	for n := 1; ; n++ {
+		end, err = attempt()
+		if err == nil || n == maxAttempts || errors.As(err, &ce) || !(retryable(err) || connLost(err)) {
 			break
 		}
 	}
-	var ce *commitError
 	return end, s.classify(op, err, errors.As(err, &ce))
 }
+
+// timeoutsSQL sets the lock and statement timeouts ($1, $2) for the
+// transaction.
+const timeoutsSQL = "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)"
 
 func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) (time.Time, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
@@ -50,8 +61,7 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) (time.Time,
 	// A no-op after COMMIT; after an error it returns the connection to
 	// the pool clean (or closes it), even if ctx is done.
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	_, err = tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
-		millis(s.opts.LockTimeout), millis(s.opts.StatementTimeout))
+	_, err = tx.Exec(ctx, timeoutsSQL, millis(s.opts.LockTimeout), millis(s.opts.StatementTimeout))
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -73,13 +83,12 @@ func millis(d time.Duration) string {
 	return fmt.Sprintf("%dms", max(1, d.Milliseconds()))
 }
 
-// lockEvent reads the event's capacity in tx, taking the event row's lock
+// lockSQL reads an event's capacity ($1), taking the event row's lock
 // that the store's mode and lock granularity call for: FOR UPDATE (Lock
 // event: the event's writers take turns), FOR KEY SHARE (Lock seat:
 // writers share it, and an event-mode writer of the same database
-// excludes them all), none in Race mode. It returns how long it waited.
-// A missing event is ticket.ErrNoEvent.
-func (s *Store) lockEvent(ctx context.Context, tx pgx.Tx, event string) (capacity int, waited time.Duration, err error) {
+// excludes them all), none in Race mode.
+func (s *Store) lockSQL() string {
 	q := "SELECT capacity FROM events WHERE id = $1"
 	switch {
 	case s.raceMode():
@@ -88,20 +97,33 @@ func (s *Store) lockEvent(ctx context.Context, tx pgx.Tx, event string) (capacit
 	default:
 		q += " FOR UPDATE"
 	}
+	return q
+}
+
+// lockEvent reads the event's capacity in tx, its row locked as lockSQL
+// says, and returns how long it waited.
+func (s *Store) lockEvent(ctx context.Context, tx pgx.Tx, event string) (capacity int, waited time.Duration, err error) {
 	t0 := s.now()
-	err = tx.QueryRow(ctx, q, event).Scan(&capacity)
+	err = tx.QueryRow(ctx, s.lockSQL(), event).Scan(&capacity)
 	waited = s.now().Sub(t0)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, waited, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
-	}
-	if err != nil && ctx.Err() != nil {
-		// The caller's deadline passed while we waited for the lock.
-		return 0, waited, fmt.Errorf("%w: %w", ticket.ErrLockTimeout, ctx.Err())
-	}
 	if err == nil && s.hooks.locked != nil {
 		s.hooks.locked(tx.Conn().PgConn().PID())
 	}
-	return capacity, waited, err
+	return capacity, waited, s.lockError(ctx, event, err)
+}
+
+// lockError turns the error of reading an event's row under lockSQL
+// into one callers test: a missing event is ticket.ErrNoEvent, a caller's
+// deadline that passed while it waited for the lock
+// ticket.ErrLockTimeout.
+func (s *Store) lockError(ctx context.Context, event string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ticket.ErrLockTimeout, ctx.Err())
+	}
+	return err
 }
 
 // tomb is a cancelled booking id and the revision that cancelled it.

@@ -76,20 +76,21 @@ wait_ready() {
   done
   echo "not ready: $1" >&2; cat "$work"/*.log >&2; return 1
 }
-# start_booker DSN ARGS...: runs a booker on a free port; prints its URL.
+# start_booker DSN ARGS...: runs a booker on a free port and sets url to
+# its address (not in a subshell: its pid must reach pids, for stop_all).
 start_booker() {
   local store=$1; shift
   local d; d=$(mktemp -d "$work/b.XXXX")
   "$work/booker" --data-dir "$d" --listen 127.0.0.1:0 --store "$store" --event demo --tickets 300000 "$@" \
     >"$d/out" 2>"$work/booker-$(basename "$d").log" &
   pids+=($!)
+  url=
   for _ in $(seq 300); do
     url=$(sed -n 's/^booker listening on //p' "$d/out")
     [ -n "$url" ] && break
     sleep 0.1
   done
   wait_ready "$url" >&2
-  echo "$url"
 }
 stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
@@ -124,13 +125,13 @@ run() { # NAME: one run of a configuration, its result kept
       wait_ready http://127.0.0.1:18093
       r=$(drive 64 http://127.0.0.1:18093) ;;
     event|seat)
-      local u; u=$(start_booker "$(scratch)" --sellers 4 --lock "$name")
-      r=$(drive 64 "$u") ;;
+      start_booker "$(scratch)" --sellers 4 --lock "$name"
+      r=$(drive 64 "$url") ;;
     hosts3)
       local store; store=$(scratch)
-      local u1 u2 u3
-      u1=$(start_booker "$store" --sellers 2); u2=$(start_booker "$store" --sellers 2); u3=$(start_booker "$store" --sellers 2)
-      r=$(drive 21 "$u1" "$u2" "$u3") ;;
+      local urls=()
+      for _ in 1 2 3; do start_booker "$store" --sellers 2; urls+=("$url"); done
+      r=$(drive 21 "${urls[@]}") ;;
   esac
   stop_all
   set -- $r

@@ -50,9 +50,11 @@ var (
 	ErrNotDurable = errors.New("ticket: write or sync failed; the outcome is unknown")
 	// ErrUnavailable is returned by a store that could not be used now
 	// (a database store whose server is down or restarting) when nothing
-	// was committed: the request may be retried as it is. The file store
-	// does not return it.
-	ErrUnavailable = errors.New("ticket: store unavailable; nothing was committed")
+	// was committed: the request may be retried as it is. When the
+	// connection failed during COMMIT, a database store wraps it in
+	// ErrNotDurable, whose meaning (the outcome is unknown) comes first.
+	// The file store does not return it.
+	ErrUnavailable = errors.New("ticket: store unavailable")
 	// ErrFenced is returned when Options.Fence refused a commit: nothing
 	// was written. The process has been fenced off (booker dropped the
 	// seller) and must not commit anything more.

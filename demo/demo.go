@@ -49,7 +49,10 @@ type Config struct {
 
 // Row is one mode's outcome.
 type Row struct {
-	Mode       string  `json:"mode"`
+	Mode string `json:"mode"`
+	// Lock names what locked mode locks: "file lock" (the file store)
+	// or "row lock" (PostgreSQL).
+	Lock       string  `json:"lock"`
 	Capacity   int     `json:"capacity"`
 	Confirmed  int     `json:"confirmed"`
 	InFile     int     `json:"in_file"`
@@ -212,8 +215,12 @@ func runBooker(ctx context.Context, cfg Config, mode ticket.Mode) (Row, string, 
 	if err != nil {
 		return Row{}, "", nil, err
 	}
+	lock := "file lock"
+	if cfg.Store != "" {
+		lock = "row lock"
+	}
 	return Row{
-		Mode: string(mode), Capacity: cfg.Capacity, Confirmed: sum.Confirmed, InFile: e.Sold(),
+		Mode: string(mode), Lock: lock, Capacity: cfg.Capacity, Confirmed: sum.Confirmed, InFile: e.Sold(),
 		Oversold: rep.Oversold, Double: rep.DoubleBookedSeats, Lost: rep.Lost,
 		Throughput: sum.Throughput, P99: sum.LatencyMS.P99,
 	}, histPath, e, nil

@@ -68,7 +68,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 		ops := hist[r.Mode]
 		secs := sections(ops)
 		set := tell(ops, secs, r.Missing)
-		mst := modeStories{Mode: r.Mode, Title: modeTitle(r.Mode), Row: r, Set: set}
+		mst := modeStories{Mode: r.Mode, Title: modeTitle(r), Row: r, Set: set}
 		if n := len(set.MoreSeats); n > 0 {
 			seats := make([]string, n)
 			for i, s := range set.MoreSeats {
@@ -86,7 +86,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 		} else if len(set.Lost) > 0 {
 			focus[r.Mode] = set.Lost[0].secs
 		}
-		specs = append(specs, laneSpec{Mode: r.Mode, Title: modeTitle(r.Mode), Sellers: cfg.Sellers, Secs: secs,
+		specs = append(specs, laneSpec{Mode: r.Mode, Title: modeTitle(r), Sellers: cfg.Sellers, Secs: secs,
 			T0: runStart(ops), Marks: set.marks()})
 	}
 	var span int64 = 1
@@ -119,10 +119,10 @@ func seatWords(cfg Config) string {
 // the history check go below it, as notes.
 func htmlTable(rows []Row) (heads []string, lines []tableLine, notes []string) {
 	for _, r := range rows {
-		heads = append(heads, modeTitle(r.Mode))
+		heads = append(heads, modeTitle(r))
 		if !r.Linearizes {
 			_, why, _ := strings.Cut(r.History, ": ")
-			notes = append(notes, fmt.Sprintf("Why not, in %s: %s.", modeTitle(r.Mode), why))
+			notes = append(notes, fmt.Sprintf("Why not, in %s: %s.", modeTitle(r), why))
 		}
 	}
 	for _, m := range measures {

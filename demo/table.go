@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -36,15 +37,15 @@ var measures = []measure{
 	{label: "p99 latency (ms): 99% answered faster", value: func(r Row) string { return fmt.Sprintf("%.1f", r.P99) }},
 }
 
-// modeTitle names a mode for a person.
-func modeTitle(mode string) string {
-	switch mode {
+// modeTitle names a row's mode for a person.
+func modeTitle(r Row) string {
+	switch r.Mode {
 	case string(ticket.Race):
 		return "race mode (no lock)"
 	case string(ticket.Locked):
-		return "locked mode (file lock)"
+		return "locked mode (" + cmp.Or(r.Lock, "file lock") + ")"
 	}
-	return mode + " mode"
+	return r.Mode + " mode"
 }
 
 // WriteTable writes the rows side by side: one line per measure, its
@@ -53,7 +54,7 @@ func modeTitle(mode string) string {
 func WriteTable(w io.Writer, rows []Row) error {
 	cells := [][]string{{""}}
 	for _, r := range rows {
-		cells[0] = append(cells[0], modeTitle(r.Mode))
+		cells[0] = append(cells[0], modeTitle(r))
 	}
 	var notes []string
 	for _, m := range measures {
@@ -61,7 +62,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 		for _, r := range rows {
 			v, why, ok := strings.Cut(m.value(r), ": ")
 			if ok {
-				notes = append(notes, fmt.Sprintf("why not, in %s: %s", modeTitle(r.Mode), why))
+				notes = append(notes, fmt.Sprintf("why not, in %s: %s", modeTitle(r), why))
 			}
 			line = append(line, v)
 		}
@@ -109,7 +110,7 @@ func Summary(rows []Row) []string {
 		count(r.Lost, "1 confirmed booking missing from the ticket file", "%d confirmed bookings missing from the ticket file",
 			"every confirmed booking in the ticket file")
 		s := fmt.Sprintf("%s: %d %s confirmed for %d %s",
-			capital(modeTitle(r.Mode)), r.Confirmed, plural(r.Confirmed, "booking", "bookings"), r.Capacity, plural(r.Capacity, "ticket", "tickets"))
+			capital(modeTitle(r)), r.Confirmed, plural(r.Confirmed, "booking", "bookings"), r.Capacity, plural(r.Capacity, "ticket", "tickets"))
 		if len(bad) > 0 {
 			s += "; " + list(bad, len(bad))
 		}
@@ -135,7 +136,7 @@ func WriteStories(w io.Writer, rows []Row, hist map[string][]history.Op) {
 			told = append(told, set.Lost[0])
 		}
 		for _, st := range told {
-			title := fmt.Sprintf("In %s, %s:", modeTitle(r.Mode), strings.ToLower(st.Title[:1])+st.Title[1:])
+			title := fmt.Sprintf("In %s, %s:", modeTitle(r), strings.ToLower(st.Title[:1])+st.Title[1:])
 			fmt.Fprintf(w, "\n%s\n", wrap(title, 78, "", ""))
 			for i, step := range st.Steps {
 				fmt.Fprintln(w, wrap(fmt.Sprintf("%d. %s", i+1, step), 78, "  ", "     "))

@@ -10,10 +10,13 @@
 #
 #   scripts/bench-postgres.sh [--quick] [--rounds N] [--duration 10s] [--peer DIR] [DSN]
 #
-# Each round: the peer; booker (locked, 4 sellers) with --lock event and
-# with --lock seat; three booker hosts (2 sellers each, --lock event)
-# on one database, each driven by its own wrk (-c21, together 63
-# connections). --quick: one round of 3 s runs (what CI runs).
+# Each round: the peer; booker on files (locked, 4 sellers: the
+# reference); booker on the database (locked, 4 sellers) with --lock event
+# and with --lock seat; three booker hosts (2 sellers each) on one
+# database with --lock event and with --lock seat, each host driven by
+# its own wrk (-c21, together 63 connections). Every booker creates a
+# fresh event of 300,000 seats (in a fresh schema). --quick: one round of
+# 3 s runs (what CI runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3 duration=10s peer=../shared/peers/gohttp dsn=
@@ -114,7 +117,7 @@ drive() {
     END { printf "%.0f %.1f %d\n", rate, p99, bad }'
   rm -f "$work"/wrk.*
 }
-declare -A res
+declare -A res p99
 run() { # NAME: one run of a configuration, its result kept
   local name=$1 r
   case $name in
@@ -124,37 +127,42 @@ run() { # NAME: one run of a configuration, its result kept
       pids+=($!)
       wait_ready http://127.0.0.1:18093
       r=$(drive 64 http://127.0.0.1:18093) ;;
+    files)
+      start_booker file --sellers 4
+      r=$(drive 64 "$url") ;;
     event|seat)
       start_booker "$(scratch)" --sellers 4 --lock "$name"
       r=$(drive 64 "$url") ;;
-    hosts3)
-      local store; store=$(scratch)
+    hosts3|hosts3seat)
+      local store lock=event; store=$(scratch)
+      [ "$name" = hosts3seat ] && lock=seat
       local urls=()
-      for _ in 1 2 3; do start_booker "$store" --sellers 2; urls+=("$url"); done
+      for _ in 1 2 3; do start_booker "$store" --sellers 2 --lock "$lock"; urls+=("$url"); done
       r=$(drive 21 "${urls[@]}") ;;
   esac
   stop_all
   set -- $r
   [ "$3" = 0 ] || echo "warning: $name: $3 answers were not 201" >&2
   res[$name]+="$1 "
-  printf '  %-7s %8s bookings/s  p99 %6s ms\n' "$name" "$1" "$2"
+  p99[$name]+="$2 "
+  printf '  %-10s %8s bookings/s  p99 %6s ms\n' "$name" "$1" "$2"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-configs="event seat hosts3"
+configs="files event seat hosts3 hosts3seat"
 $havepeer && configs="peer $configs"
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds ($duration each, wrk -c64)"
   for c in $configs; do run "$c"; done
 done
 echo
-echo "medians of $rounds rounds (bookings/s):"
+echo "medians of $rounds rounds (bookings/s, p99 ms):"
 peer_m=
 $havepeer && peer_m=$(median ${res[peer]})
 for c in $configs; do
-  m=$(median ${res[$c]})
+  m=$(median ${res[$c]}) p=$(median ${p99[$c]})
   if [ -n "$peer_m" ] && [ "$c" != peer ]; then
-    printf '  %-7s %8s  (%.1fx the peer)\n' "$c" "$m" "$(awk -v a="$m" -v b="$peer_m" 'BEGIN { print a / b }')"
+    printf '  %-10s %8s  p99 %6s  (%.1fx the peer)\n' "$c" "$m" "$p" "$(awk -v a="$m" -v b="$peer_m" 'BEGIN { print a / b }')"
   else
-    printf '  %-7s %8s\n' "$c" "$m"
+    printf '  %-10s %8s  p99 %6s\n' "$c" "$m" "$p"
   fi
 done

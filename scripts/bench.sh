@@ -6,6 +6,12 @@
 # peers' scripts, and is skipped, saying so, without them.
 #
 #   scripts/bench.sh [--quick] [--peers DIR]     (DIR: ../shared/peers)
+#   scripts/bench.sh --store postgres [--quick] [--rounds N] [DSN]
+#
+# --store postgres runs scripts/bench-postgres.sh instead: booker on the
+# PostgreSQL store (--lock event, --lock seat, three hosts) and on files
+# against the gohttp peer on the same database (a throwaway cluster
+# unless DSN is given).
 #
 # 1. headline: booker (locked, fsync, 4 sellers, 64 clients, every request
 #    a successful booking) and the peers of DIR (SQLite WAL
@@ -26,7 +32,13 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=true; shift ;;
     --peers) peers=$2; shift 2 ;;
-    *) sed -n '2,20p' "$0"; exit 2 ;;
+    --store)
+      case "$2" in
+        postgres) shift 2; if $quick; then set -- --quick "$@"; fi; exec scripts/bench-postgres.sh "$@" ;;
+        file) shift 2 ;;
+        *) echo "--store: file or postgres" >&2; exit 2 ;;
+      esac ;;
+    *) sed -n '2,26p' "$0"; exit 2 ;;
   esac
 done
 bin=$(mktemp -d)

@@ -62,7 +62,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 	if res.Replayed && r.Header.Get("Idempotency-Key") != "" {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, http.StatusCreated, viewOfBooking(event, b))
+	WriteJSON(w, http.StatusCreated, viewOfBooking(event, b))
 }
 
 // record adds an answered booking to the history, if one is recorded,
@@ -186,7 +186,7 @@ func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOfBooking(event, b))
+	WriteJSON(w, http.StatusOK, viewOfBooking(event, b))
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +210,7 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOfBooking(event, b))
+	WriteJSON(w, http.StatusOK, viewOfBooking(event, b))
 }
 
 // viewOfBooking is a booking as the API shows it.

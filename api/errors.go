@@ -79,5 +79,5 @@ func (s *Server) writeErr(w http.ResponseWriter, err error) {
 	case http.StatusInternalServerError:
 		s.cfg.Log.Error("request failed", "err", err)
 	}
-	writeError(w, status, code, msg)
+	WriteError(w, status, code, msg)
 }

@@ -32,7 +32,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.ID == nil || body.Capacity == nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", `"id" and "capacity" are required`)
+		WriteError(w, http.StatusBadRequest, "invalid_request", `"id" and "capacity" are required`)
 		return
 	}
 	e, err := s.cfg.Store.Create(r.Context(), *body.ID, *body.Capacity)
@@ -42,7 +42,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Observer.EventCreated(e.ID)
 	w.Header().Set("Location", "/v1/events/"+e.ID)
-	writeJSON(w, http.StatusCreated, viewOf(e))
+	WriteJSON(w, http.StatusCreated, viewOf(e))
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +60,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, countView(id, capacity, sold))
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +70,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, countView(id, capacity, sold))
+	WriteJSON(w, http.StatusOK, countView(id, capacity, sold))
 }
 
 // auditEvent compares what clients were told with the ticket file.
@@ -83,5 +83,5 @@ func (s *Server) auditEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := s.cfg.Ledger.Check(e, mark)
 	s.cfg.Observer.Audited(e, rep)
-	writeJSON(w, http.StatusOK, rep)
+	WriteJSON(w, http.StatusOK, rep)
 }

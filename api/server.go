@@ -137,24 +137,32 @@ type methods map[string]http.HandlerFunc
 // route registers a pattern whose wrong methods get a JSON 405 and whose
 // answers are timed under the pattern (a bounded label).
 func (s *Server) route(pattern string, ms methods) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	s.mux.HandleFunc(pattern, Timed(func(w http.ResponseWriter, r *http.Request) {
 		switch h, ok := ms[r.Method]; {
 		case pattern == "/":
-			writeError(rec, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path)
+			WriteError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path)
 		case !ok:
 			allow := ""
 			for m := range ms {
 				allow += m + " "
 			}
-			rec.Header().Set("Allow", allow)
-			writeError(rec, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+pattern)
+			w.Header().Set("Allow", allow)
+			WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+pattern)
 		default:
-			h(rec, r)
+			h(w, r)
 		}
-		s.cfg.Observer.HTTP(pattern, rec.code, time.Since(start))
-	})
+	}, func(code int, d time.Duration) { s.cfg.Observer.HTTP(pattern, code, d) }))
+}
+
+// Timed returns h, calling observe with the status it answered and how
+// long it took, once it has returned.
+func Timed(h http.HandlerFunc, observe func(code int, d time.Duration)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h(rec, r)
+		observe(rec.code, time.Since(start))
+	}
 }
 
 type statusRecorder struct {
@@ -167,7 +175,8 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON writes v as the JSON body of an answer with status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
@@ -179,8 +188,10 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	writeJSON(w, code, errorBody{Error: errCode, Message: msg})
+// WriteError writes the API's error body, {"error": errCode, "message":
+// msg}, with status code.
+func WriteError(w http.ResponseWriter, code int, errCode, msg string) {
+	WriteJSON(w, code, errorBody{Error: errCode, Message: msg})
 }
 
 // errBadRequest is a client error found while decoding a request.
@@ -223,14 +234,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 func writeDecodeError(w http.ResponseWriter, err error) {
 	var br *errBadRequest
 	if errors.As(err, &br) {
-		writeError(w, br.code, br.errStr, br.msg)
+		WriteError(w, br.code, br.errStr, br.msg)
 		return
 	}
-	writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz answers 200 when every seller is ready and the store answers.
@@ -240,16 +251,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	storeErr := s.cfg.Store.Ping(ctx)
 	if ready == desired && storeErr == nil {
-		writeJSON(w, http.StatusOK, map[string]int{"ready": ready, "desired": desired})
+		WriteJSON(w, http.StatusOK, map[string]int{"ready": ready, "desired": desired})
 		return
 	}
 	msg := fmt.Sprintf("%d of %d sellers ready", ready, desired)
 	if storeErr != nil {
 		msg += "; the ticket store is unavailable: " + storeErr.Error()
 	}
-	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "not_ready", "message": msg, "ready": ready, "desired": desired})
+	WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "not_ready", "message": msg, "ready": ready, "desired": desired})
 }
 
 func (s *Server) sellers(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.cfg.Queue.Sellers())
+	WriteJSON(w, http.StatusOK, s.cfg.Queue.Sellers())
 }

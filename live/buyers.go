@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bookerhq/booker/api"
 )
 
 // Bounds of one run of buyers sent from the page.
@@ -179,11 +181,11 @@ func (w *statusOnly) Write(p []byte) (int, error) {
 func (s *Server) serveBuyers(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on /v1/live/buyers")
+		api.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on /v1/live/buyers")
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		api.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 		return
 	}
 	var body struct {
@@ -194,7 +196,7 @@ func (s *Server) serveBuyers(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "invalid JSON body: "+err.Error())
+		api.WriteError(w, http.StatusBadRequest, "invalid_request", "invalid JSON body: "+err.Error())
 		return
 	}
 	if body.Concurrency == 0 {
@@ -202,22 +204,22 @@ func (s *Server) serveBuyers(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case body.Buyers < 1 || body.Buyers > MaxBuyersPerRun:
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`"buyers" must be 1 to %d`, MaxBuyersPerRun))
+		api.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`"buyers" must be 1 to %d`, MaxBuyersPerRun))
 		return
 	case body.Concurrency < 1 || body.Concurrency > MaxConcurrency:
-		writeError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`"concurrency" must be 1 to %d`, MaxConcurrency))
+		api.WriteError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf(`"concurrency" must be 1 to %d`, MaxConcurrency))
 		return
 	case !s.exists(r.Context(), body.Event):
-		writeError(w, http.StatusNotFound, "event_not_found", fmt.Sprintf("no event %q", body.Event))
+		api.WriteError(w, http.StatusNotFound, "event_not_found", fmt.Sprintf("no event %q", body.Event))
 		return
 	}
 	run, err := s.buyers.start(body.Event, body.Buyers, body.Concurrency)
 	if errors.Is(err, errBusy) {
-		writeError(w, http.StatusConflict, "busy", fmt.Sprintf("run %d is still sending buyers at %s; wait for it to end", run.Run, run.Event))
+		api.WriteError(w, http.StatusConflict, "busy", fmt.Sprintf("run %d is still sending buyers at %s; wait for it to end", run.Run, run.Event))
 		return
 	}
 	s.cfg.Log.Info("live page sends buyers", "run", run.Run, "event", run.Event, "buyers", run.Buyers, "concurrency", run.Concurrency)
-	writeJSON(w, http.StatusAccepted, run)
+	api.WriteJSON(w, http.StatusAccepted, run)
 }
 
 // exists reports whether the store holds event (false if it cannot tell).

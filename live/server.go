@@ -16,13 +16,13 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/bookerhq/booker/api"
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
@@ -125,14 +125,11 @@ func New(cfg Config) (*Server, error) {
 
 // route registers a live route, timed under name.
 func (s *Server) route(pattern, name string, h http.HandlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
-		h(rec, r)
+	s.mux.HandleFunc(pattern, api.Timed(h, func(code int, d time.Duration) {
 		if s.cfg.HTTP != nil {
-			s.cfg.HTTP(name, rec.code, time.Since(start))
+			s.cfg.HTTP(name, code, d)
 		}
-	})
+	}))
 }
 
 // ServeHTTP implements http.Handler.
@@ -197,21 +194,21 @@ type SellerView struct {
 func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on /v1/live")
+		api.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on /v1/live")
 		return
 	}
 	v, err := s.view(r.Context(), r.URL.Query().Get("event"))
 	switch {
 	case errors.Is(err, ticket.ErrNoEvent):
-		writeError(w, http.StatusNotFound, "event_not_found", err.Error())
+		api.WriteError(w, http.StatusNotFound, "event_not_found", err.Error())
 	case errors.Is(err, ticket.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		api.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case err != nil:
 		s.cfg.Log.Error("live view", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		api.WriteError(w, http.StatusInternalServerError, "internal_error", err.Error())
 	default:
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, v)
+		api.WriteJSON(w, http.StatusOK, v)
 	}
 }
 
@@ -270,25 +267,3 @@ func (s *Server) sellers() []SellerView {
 
 // ms is d in milliseconds, to the microsecond.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// codeRecorder remembers the status written.
-type codeRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *codeRecorder) WriteHeader(code int) {
-	r.code = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
-// writeError writes the API's error body, {"error", "message"}.
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	writeJSON(w, code, map[string]string{"error": errCode, "message": msg})
-}

@@ -3,56 +3,15 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bookerhq/booker/storetest"
 	"github.com/bookerhq/booker/ticket"
 )
 
-// hostsLoad runs writers goroutines on each store (each store a host with
-// its own pool), each booking perWriter requests for any seat in batches
-// of batch, and returns what they were told: the new bookings confirmed.
-func hostsLoad(t *testing.T, hosts []*Store, event string, writers, perWriter, batch int) []ticket.Booking {
-	t.Helper()
-	var mu sync.Mutex
-	var told []ticket.Booking
-	var wg sync.WaitGroup
-	errs := make(chan error, len(hosts)*writers)
-	for h, s := range hosts {
-		for w := range writers {
-			wg.Go(func() {
-				for i := 0; i < perWriter; i += batch {
-					var reqs []ticket.Request
-					for j := i; j < min(perWriter, i+batch); j++ {
-						reqs = append(reqs, ticket.Request{ID: fmt.Sprintf("h%d-w%d-%d", h, w, j), Buyer: "x", Seller: h})
-					}
-					res, _, err := s.BookGroup(context.Background(), event, reqs, nil)
-					if err != nil {
-						errs <- err
-						return
-					}
-					mu.Lock()
-					for _, r := range res {
-						if r.Err == nil && !r.Replayed {
-							told = append(told, r.Booking)
-						}
-					}
-					mu.Unlock()
-				}
-			})
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	return told
-}
-
-// anomalies counts, in the database, live bookings beyond capacity and
-// seats held by two or more live bookings.
+// anomalies reads from the database how many tickets of event are sold
+// beyond capacity and how many seats are held by two live bookings.
 func anomalies(t *testing.T, dsn, event string, capacity int) (oversold, doubled int) {
 	live := count(t, dsn, "SELECT count(*) FROM bookings WHERE event = $1 AND cancel_rev IS NULL", event)
 	doubled = count(t, dsn, `SELECT count(*) FROM (SELECT seat FROM bookings WHERE event = $1 AND cancel_rev IS NULL
@@ -72,7 +31,7 @@ func TestHostsOnOneDatabase(t *testing.T) {
 	}{{ticket.Locked, LockEvent}, {ticket.Locked, LockSeat}, {ticket.Race, LockEvent}} {
 		t.Run(fmt.Sprintf("%s/lock=%s", c.mode, c.lock), func(t *testing.T) {
 			dsn := freshDSN(t)
-			var hosts []*Store
+			var hosts []storetest.Store
 			for range 3 {
 				hosts = append(hosts, mustOpen(t, dsn, Options{Mode: c.mode, Lock: c.lock, MaxConns: 4, RaceWindow: 5 * time.Millisecond}))
 			}
@@ -81,7 +40,7 @@ func TestHostsOnOneDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			told := hostsLoad(t, hosts, "ev", 4, 12, 3)
+			told := storetest.Load(t, hosts, "ev", 4, 12, 3)
 			oversold, doubled := anomalies(t, dsn, "ev", capacity)
 			t.Logf("%d requests, %d confirmed for %d seats in %v: oversold %d, seats twice %d",
 				3*4*12, len(told), capacity, time.Since(start).Round(time.Millisecond), oversold, doubled)

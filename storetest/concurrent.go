@@ -10,11 +10,11 @@ import (
 	"github.com/bookerhq/booker/ticket"
 )
 
-// load books, from every store, writers goroutines each sending perWriter
-// requests for any seat in batches of batch; it returns the confirmed
-// new bookings (replays and refusals left out) and fails the test on an
-// error of a whole commit.
-func load(t *testing.T, stores []Store, event string, writers, perWriter, batch int) []ticket.Booking {
+// Load books, from every store (a process or host each), writers
+// goroutines each sending perWriter requests for any seat in batches of
+// batch, all at once; it returns the confirmed new bookings (replays and
+// refusals left out) and fails the test on an error of a whole commit.
+func Load(t *testing.T, stores []Store, event string, writers, perWriter, batch int) []ticket.Booking {
 	t.Helper()
 	var mu sync.Mutex
 	var confirmed []ticket.Booking
@@ -62,7 +62,7 @@ func testConcurrentLocked(t *testing.T, open Opener) {
 		ss = append(ss, locked(t, open))
 	}
 	create(t, ss[0], "ev", capacity)
-	confirmed := load(t, ss, "ev", 2, 8, 2)
+	confirmed := Load(t, ss, "ev", 2, 8, 2)
 	if len(confirmed) != capacity {
 		t.Fatalf("%d confirmed, want exactly the capacity %d", len(confirmed), capacity)
 	}
@@ -98,7 +98,7 @@ func testRace(t *testing.T, open Opener) {
 	for round := range rounds {
 		event := fmt.Sprintf("race%d", round)
 		create(t, ss[0], event, capacity)
-		confirmed := load(t, ss, event, 2, 4, 1)
+		confirmed := Load(t, ss, event, 2, 4, 1)
 		e := mustGet(t, ss[0], event)
 		_, sold, err := ss[0].Count(context.Background(), event)
 		if err != nil || sold != e.Sold() {

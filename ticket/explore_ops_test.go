@@ -75,21 +75,27 @@ func (e *explorer) startOp(w *writer) {
 	e.logf("%s starts", t.name)
 }
 
+// pickID picks an id the model knows, of the given status, or one time
+// in anyOneIn (and when there is none of it) of any status.
+func (e *explorer) pickID(status string, anyOneIn int) string {
+	var ids []string
+	for _, id := range e.model.order {
+		if e.model.ids[id].status == status {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 || e.rng.IntN(anyOneIn) == 0 {
+		ids = e.model.order
+	}
+	return ids[e.rng.IntN(len(ids))]
+}
+
 func (e *explorer) randomOp() *op {
 	m := &e.model
 	switch r := e.rng.IntN(20); {
 	case r < 5 && len(m.order) > 0:
 		// Mostly a booking that is live, so that seats come free.
-		var live []string
-		for _, id := range m.order {
-			if m.ids[id].status == "live" {
-				live = append(live, id)
-			}
-		}
-		if len(live) == 0 || e.rng.IntN(4) == 0 {
-			live = m.order
-		}
-		return &op{kind: "cancel", id: live[e.rng.IntN(len(live))]}
+		return &op{kind: "cancel", id: e.pickID("live", 4)}
 	case r < 6:
 		return &op{kind: "get"}
 	}
@@ -100,16 +106,7 @@ func (e *explorer) randomOp() *op {
 		case r < 3 && len(m.order) > 0:
 			// A retry of an earlier request: unknown outcomes first (what
 			// booker does when a seller dies), then any.
-			var pick []string
-			for _, id := range m.order {
-				if m.ids[id].status == "unknown" {
-					pick = append(pick, id)
-				}
-			}
-			if len(pick) == 0 || e.rng.IntN(3) == 0 {
-				pick = m.order
-			}
-			req = m.ids[pick[e.rng.IntN(len(pick))]].req
+			req = m.ids[e.pickID("unknown", 3)].req
 			if req.Fingerprint != "" && e.rng.IntN(10) == 0 {
 				req.Fingerprint += "x" // the same key with another body
 			}

@@ -156,7 +156,11 @@ func TestHandStartedSellerIsFenced(t *testing.T) {
 // once, and the queued requests are served once the seller resumes.
 func TestQueueFullAnswers503(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "1", "--queue-size", "8", "--seller-window", "4", "--booking-timeout", "20s")
+	// The stopped seller must outlive the test (under -race the flood
+	// takes longer than the default --seller-timeout of 5 s, and a
+	// replacement would answer).
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--sellers", "1", "--queue-size", "8", "--seller-window", "4",
+		"--booking-timeout", "60s", "--seller-timeout", "60s")
 	seller := b.Sellers()[0].PID
 	syscall.Kill(seller, syscall.SIGSTOP)
 	defer syscall.Kill(seller, syscall.SIGCONT)

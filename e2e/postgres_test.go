@@ -201,9 +201,10 @@ func TestPostgresSellerConnectionsCut(t *testing.T) {
 	dsn := pgtest.Fresh(t)
 	b := hosts(t, 1, dsn, "--tickets", "100000", "--dispatch", "shared", "--sellers", "3")[0]
 	schema := dsn[strings.LastIndex(dsn, "search_path=")+len("search_path="):]
-	stop := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	cut := 0
 	go func() {
+		defer close(done)
 		for {
 			select {
 			case <-stop:
@@ -221,6 +222,7 @@ func TestPostgresSellerConnectionsCut(t *testing.T) {
 	}()
 	answers := b.Load("demo", 600, 16)
 	close(stop)
+	<-done
 	v := harness.Judge(answers, dbEvent(t, dsn, "demo"))
 	t.Logf("%d connections cut (schema %s): %+v", cut, filepath.Base(schema), v)
 	if v.Lost != 0 || v.DoubleSeats != 0 || cut == 0 {

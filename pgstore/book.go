@@ -19,7 +19,9 @@ import (
 // ticket.ErrLockTimeout, ErrUnavailable, ticket.ErrFenced), except
 // ticket.ErrNotDurable: the connection failed while COMMIT was on its way
 // and the outcome is unknown; retry the same requests with the same ids.
-// The bookings are committed when BookGroup returns.
+// BookGroup does so itself first, on another connection: the requests
+// COMMIT did commit come back Replayed. The bookings are committed when
+// BookGroup returns.
 //
 // A commit is three round trips to the server, its statements pipelined
 // (see group.attempt); the event's lock is held over the last two.
@@ -36,7 +38,7 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Reque
 		return nil, ticket.Commit{}, err
 	}
 	g := &group{s: s, event: event, reqs: reqs, more: more}
-	end, err := s.retry("book "+event, func() (time.Time, error) { return g.attempt(ctx) })
+	end, err := s.retry("book "+event, true, func() (time.Time, error) { return g.attempt(ctx) })
 	c := g.c
 	if err != nil {
 		end = s.now()

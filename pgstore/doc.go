@@ -94,10 +94,12 @@
 // request may be retried (booker answers 503); a connection lost before
 // COMMIT was sent is retried by the store itself, on another connection.
 // A connection lost once COMMIT was sent (with the writes, in one
-// pipeline), before its answer came, is ticket.ErrNotDurable (and ErrUnavailable): the
-// outcome is unknown; retrying the same requests with the same ids books
-// what is missing once and replays the rest. Unlike the file store, the
-// Store is not poisoned by it.
+// pipeline), before its answer came, leaves the outcome unknown. BookGroup
+// then books the same requests again with the same ids, which books what
+// is missing once and finds (Replayed) what the lost COMMIT committed; if
+// no attempt completes, and for Cancel and Create at once, the error is
+// ticket.ErrNotDurable (and ErrUnavailable), and the caller retries the
+// same way. Unlike the file store, the Store is not poisoned by it.
 //
 // # Differences from ticket.Store
 //

@@ -59,6 +59,15 @@ func connLost(err error) bool {
 	return err != nil && !isTicketErr(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
+// outcomeUnknown reports whether err, the error of a COMMIT, leaves its
+// outcome unknown: the COMMIT may have reached the server, and no ERROR
+// answer (a refusal: nothing committed) came back; a FATAL answer (a
+// terminated backend) or none at all.
+func outcomeUnknown(err error) bool {
+	var pe *pgconn.PgError
+	return !(errors.As(err, &pe) && pe.Severity == "ERROR") && !pgconn.SafeToRetry(err)
+}
+
 // unavailableCodes are the SQLSTATEs that mean "the server cannot serve
 // now" rather than "this request is wrong".
 var unavailableCodes = map[string]bool{
@@ -84,7 +93,7 @@ func (s *Store) classify(op string, err error, committing bool) error {
 	var pe *pgconn.PgError
 	isPg := errors.As(err, &pe)
 	switch {
-	case committing && !(isPg && pe.Severity == "ERROR") && !pgconn.SafeToRetry(err):
+	case committing && outcomeUnknown(err):
 		// The COMMIT may have reached the server: a FATAL answer (a
 		// terminated backend) or none at all leaves the outcome unknown.
 		return fmt.Errorf("%w: %s on %s: the connection failed during COMMIT: %w: %w",

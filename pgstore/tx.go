@@ -28,25 +28,35 @@ func (e *commitError) Unwrap() error { return e.err }
 // returning when COMMIT returned; retry runs it again as it says, and
 // classifies its error with op as its context.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (end time.Time, err error) {
-	return s.retry(op, func() (time.Time, error) { return s.tryTx(ctx, fn) })
+	return s.retry(op, false, func() (time.Time, error) { return s.tryTx(ctx, fn) })
 }
 
 // retry runs a transaction's attempt, and runs it again, on another
 // connection (the attempt must allow that), when it was aborted by a
 // deadlock, a serialization failure, or the loss of its connection
 // before COMMIT (a pooled connection the server closed,
-// pg_terminate_backend), at most maxAttempts times. Its error is
-// classified (classify) with op as its context: a *commitError, whose
-// outcome may be unknown, is never run again.
-func (s *Store) retry(op string, attempt func() (time.Time, error)) (end time.Time, err error) {
-	var ce *commitError
+// pg_terminate_backend), at most maxAttempts times. An attempt whose
+// COMMIT's outcome is unknown (*commitError) is run again only when the
+// transaction is idempotent (BookGroup: the same ids book what is
+// missing and find what is there), which settles the outcome; if no
+// later attempt completes, the error is ticket.ErrNotDurable. Errors are
+// classified (classify) with op as their context.
+func (s *Store) retry(op string, idempotent bool, attempt func() (time.Time, error)) (end time.Time, err error) {
+	unknown := false // an attempt's COMMIT may have committed
 	for n := 1; ; n++ {
 		end, err = attempt()
-		if err == nil || n == maxAttempts || errors.As(err, &ce) || !(retryable(err) || connLost(err)) {
+		var ce *commitError
+		lost := errors.As(err, &ce) && outcomeUnknown(ce.err)
+		unknown = unknown || lost
+		if err == nil || n == maxAttempts || (lost && !idempotent) || (!lost && !retryable(err) && !connLost(err)) {
 			break
 		}
 	}
-	return end, s.classify(op, err, errors.As(err, &ce))
+	if err != nil && unknown {
+		return end, fmt.Errorf("%w: %s on %s: the connection failed during COMMIT: %w: %w",
+			ticket.ErrNotDurable, op, s.where, ErrUnavailable, err)
+	}
+	return end, s.classify(op, err, false)
 }
 
 // timeoutsSQL sets the lock and statement timeouts ($1, $2) for the

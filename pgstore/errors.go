@@ -56,7 +56,8 @@ func connLost(err error) bool {
 	if errors.As(err, &pe) {
 		return pe.Code == "57P01" || strings.HasPrefix(pe.Code, "08")
 	}
-	return err != nil && !isTicketErr(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return err != nil && !isTicketErr(err) && !errors.Is(err, ErrSchemaTooNew) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // outcomeUnknown reports whether err, the error of a COMMIT, leaves its

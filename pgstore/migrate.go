@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -86,13 +87,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return applyMigrations(ctx, tx, ms, s.where)
+	// Run again if the connection is lost: applying the migrations the
+	// database lacks is idempotent.
+	_, err = s.retry("migrate", true, func() (time.Time, error) {
+		return time.Time{}, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return applyMigrations(ctx, tx, ms, s.where)
+		})
 	})
-	if err != nil {
-		return s.classify("migrate", err, false)
-	}
-	return nil
+	return err
 }
 
 // applyMigrations runs the migrations the database lacks, in tx.

@@ -11,10 +11,17 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// maxAttempts bounds how often a transaction aborted by a serialization
-// failure, a deadlock or a lost connection is run again before
-// ErrUnavailable.
-const maxAttempts = 3
+const (
+	// maxAttempts bounds how often a transaction aborted by a
+	// serialization failure, a deadlock or a lost connection is run
+	// before ErrUnavailable.
+	maxAttempts = 3
+	// settleAttempts bounds how often an idempotent transaction is run
+	// once a COMMIT's outcome is unknown, a little apart (10 ms, 20 ms,
+	// ...: under half a second in all), before ticket.ErrNotDurable:
+	// settling the outcome here spares the caller, a seller, from exiting.
+	settleAttempts = 10
+)
 
 // commitError marks an error of COMMIT itself, whose outcome may be
 // unknown (see classify).
@@ -38,8 +45,9 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (
 // pg_terminate_backend), at most maxAttempts times. An attempt whose
 // COMMIT's outcome is unknown (*commitError) is run again only when the
 // transaction is idempotent (BookGroup: the same ids book what is
-// missing and find what is there), which settles the outcome; if no
-// later attempt completes, the error is ticket.ErrNotDurable. Errors are
+// missing and find what is there; Migrate), up to settleAttempts times,
+// which settles the outcome; if no later attempt completes, the error is
+// ticket.ErrNotDurable. Errors are
 // classified (classify) with op as their context.
 func (s *Store) retry(op string, idempotent bool, attempt func() (time.Time, error)) (end time.Time, err error) {
 	unknown := false // an attempt's COMMIT may have committed
@@ -48,8 +56,15 @@ func (s *Store) retry(op string, idempotent bool, attempt func() (time.Time, err
 		var ce *commitError
 		lost := errors.As(err, &ce) && outcomeUnknown(ce.err)
 		unknown = unknown || lost
-		if err == nil || n == maxAttempts || (lost && !idempotent) || (!lost && !retryable(err) && !connLost(err)) {
+		limit := maxAttempts
+		if unknown && idempotent {
+			limit = settleAttempts
+		}
+		if err == nil || n >= limit || (lost && !idempotent) || (!lost && !retryable(err) && !connLost(err)) {
 			break
+		}
+		if unknown {
+			time.Sleep(time.Duration(n) * 10 * time.Millisecond)
 		}
 	}
 	if err != nil && unknown {

@@ -69,10 +69,11 @@ const (
 )
 
 // Outcome maps a booker_bookings_total result label to the result the
-// history records: "timeout" and "error" become Unknown.
+// history records: "timeout", "client_closed" (the client hung up; the
+// request may still be committed) and "error" become Unknown.
 func Outcome(label string) string {
 	switch label {
-	case "timeout", "error":
+	case "timeout", "client_closed", "error":
 		return Unknown
 	}
 	return label

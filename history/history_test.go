@@ -41,6 +41,9 @@ func TestCheck(t *testing.T) {
 		{"unknown outcome may have taken the last seat", []Op{
 			book(1, 2, "a", 0, "confirmed", 1), book(3, 4, "u", 0, Unknown, 0), book(5, 6, "b", 0, "sold_out", 0),
 		}, true, 0, porcupine.Ok},
+		{"a booking whose client hung up may have taken the last seat", []Op{
+			book(1, 2, "a", 0, "confirmed", 1), book(3, 4, "u", 0, Outcome("client_closed"), 0), book(5, 6, "b", 0, "sold_out", 0),
+		}, true, 0, porcupine.Ok},
 		{"an unknown any-seat booking is placed by its id's later seat", []Op{
 			book(1, 2, "a", 0, Unknown, 0),
 			{Kind: "cancel", Call: 5, Return: 6, Event: "ev", Capacity: 2, ID: "a", Seat: 2, Booked: 2, Result: "confirmed"},

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/bookerhq/booker/internal/pgtest"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -18,7 +19,7 @@ import (
 //
 //	go test ./pgstore -run '^$' -bench BookGroup -benchtime 2000x
 func BenchmarkBookGroup(b *testing.B) {
-	adminPool(b)
+	pgtest.Admin(b)
 	for _, lock := range []Lock{LockEvent, LockSeat} {
 		for _, batch := range []int{1, 32} {
 			b.Run(fmt.Sprintf("lock=%s/batch=%d", lock, batch), func(b *testing.B) {
@@ -30,7 +31,7 @@ func BenchmarkBookGroup(b *testing.B) {
 
 func benchBookGroup(b *testing.B, lock Lock, batch int) {
 	const writers = 8
-	s := mustOpen(b, freshDSN(b), Options{Lock: lock, MaxConns: writers})
+	s := mustOpen(b, pgtest.Fresh(b), Options{Lock: lock, MaxConns: writers})
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "bench", min(ticket.MaxCapacity, b.N*batch+writers*batch)); err != nil {
 		b.Fatal(err)

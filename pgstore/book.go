@@ -34,7 +34,7 @@ import (
 // mode Waited and Held are zero. Revision is the commit's revision when
 // it wrote, else 0 (the file store reports the event's revision then).
 func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error) {
-	if err := checkEvent(event); err != nil {
+	if err := ticket.CheckEventID(event); err != nil {
 		return nil, ticket.Commit{}, err
 	}
 	g := &group{s: s, event: event, reqs: reqs, more: more}

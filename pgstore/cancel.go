@@ -14,7 +14,7 @@ import (
 // cancelled the error wraps both ticket.ErrNoBooking and
 // ticket.ErrCancelled; for a missing event, ticket.ErrNoEvent.
 func (s *Store) Lookup(ctx context.Context, event, id string) (ticket.Booking, error) {
-	if err := checkEvent(event); err != nil {
+	if err := ticket.CheckEventID(event); err != nil {
 		return ticket.Booking{}, err
 	}
 	var b ticket.Booking
@@ -78,7 +78,7 @@ func (s *Store) lockBooking(ctx context.Context, tx pgx.Tx, event, id string) (t
 // in Lock event; the booking's row and its seat's in Lock seat; nothing
 // in Race mode), and its errors are BookGroup's.
 func (s *Store) Cancel(ctx context.Context, event, id string) (ticket.Booking, error) {
-	if err := checkEvent(event); err != nil {
+	if err := ticket.CheckEventID(event); err != nil {
 		return ticket.Booking{}, err
 	}
 	var b ticket.Booking

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookerhq/booker/internal/pgtest"
 	"github.com/bookerhq/booker/ticket"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,7 +19,7 @@ import (
 // 5s) until it is gone.
 func terminate(t *testing.T, pid uint32) {
 	var ok bool
-	err := adminPool(t).QueryRow(context.Background(), "SELECT pg_terminate_backend($1, 5000)", int32(pid)).Scan(&ok)
+	err := pgtest.Admin(t).QueryRow(context.Background(), "SELECT pg_terminate_backend($1, 5000)", int32(pid)).Scan(&ok)
 	if err != nil || !ok {
 		t.Errorf("terminate backend %d: %v %v", pid, ok, err)
 	}
@@ -36,11 +37,11 @@ func terminate(t *testing.T, pid uint32) {
 // (and ErrUnavailable), it is committed whole or not at all, and a later
 // retry with the same ids books each request once.
 func TestConnectionKilled(t *testing.T) {
-	adminPool(t)
+	pgtest.Admin(t)
 	for _, lock := range []Lock{LockEvent, LockSeat} {
 		for _, point := range []string{"locked", "before-commit", "answer-lost", "answer-always-lost"} {
 			t.Run("lock="+string(lock)+"/"+point, func(t *testing.T) {
-				dsn := freshDSN(t)
+				dsn := pgtest.Fresh(t)
 				s := mustOpen(t, dsn, Options{Lock: lock})
 				ctx := context.Background()
 				if _, err := s.Create(ctx, "ev", 5); err != nil {
@@ -97,7 +98,7 @@ func TestConnectionKilled(t *testing.T) {
 // gets ticket.ErrLockTimeout; in Lock seat, a held seat does not stop
 // bookings of other seats.
 func TestLockTimeout(t *testing.T) {
-	dsn := freshDSN(t)
+	dsn := pgtest.Fresh(t)
 	ctx := context.Background()
 	ev := mustOpen(t, dsn, Options{LockTimeout: 200 * time.Millisecond})
 	seat := mustOpen(t, dsn, Options{Lock: LockSeat, LockTimeout: 200 * time.Millisecond})
@@ -105,7 +106,7 @@ func TestLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold := func(q string) func() {
-		tx, err := adminPool(t).Begin(ctx)
+		tx, err := pgtest.Admin(t).Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +145,7 @@ func schemaOf(dsn string) string {
 // TestUnreachable: a database that is not there is ErrUnavailable, and
 // the error names it without its password.
 func TestUnreachable(t *testing.T) {
-	adminPool(t)
+	pgtest.Admin(t)
 	dir := t.TempDir()
 	_, err := Open(context.Background(), "postgres://booker:s3cret@/tickets?host="+dir+"&connect_timeout=2", Options{})
 	if !errors.Is(err, ErrUnavailable) {
@@ -159,7 +160,7 @@ func TestUnreachable(t *testing.T) {
 // TestSchemaTooNew: a database migrated by a newer booker is refused,
 // naming it and both versions.
 func TestSchemaTooNew(t *testing.T) {
-	dsn := freshDSN(t)
+	dsn := pgtest.Fresh(t)
 	mustOpen(t, dsn, Options{}).Close()
 	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
@@ -183,7 +184,7 @@ func TestSchemaTooNew(t *testing.T) {
 // TestMigrateConcurrently: hosts starting at once migrate in turn; the
 // schema is made once.
 func TestMigrateConcurrently(t *testing.T) {
-	dsn := freshDSN(t)
+	dsn := pgtest.Fresh(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookerhq/booker/internal/pgtest"
 	"github.com/bookerhq/booker/storetest"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -24,13 +25,13 @@ func anomalies(t *testing.T, dsn, event string, capacity int) (oversold, doubled
 // granularity) sells exactly the capacity, no seat twice, and every
 // confirmation is in the database; race oversells and double-books.
 func TestHostsOnOneDatabase(t *testing.T) {
-	adminPool(t)
+	pgtest.Admin(t)
 	for _, c := range []struct {
 		mode ticket.Mode
 		lock Lock
 	}{{ticket.Locked, LockEvent}, {ticket.Locked, LockSeat}, {ticket.Race, LockEvent}} {
 		t.Run(fmt.Sprintf("%s/lock=%s", c.mode, c.lock), func(t *testing.T) {
-			dsn := freshDSN(t)
+			dsn := pgtest.Fresh(t)
 			var hosts []storetest.Store
 			for range 3 {
 				hosts = append(hosts, mustOpen(t, dsn, Options{Mode: c.mode, Lock: c.lock, MaxConns: 4, RaceWindow: 5 * time.Millisecond}))
@@ -58,6 +59,49 @@ func TestHostsOnOneDatabase(t *testing.T) {
 				if err != nil || got != b {
 					t.Fatalf("confirmed %+v, database has %+v (%v)", b, got, err)
 				}
+			}
+		})
+	}
+}
+
+// TestIDCommittedMeanwhile: in Lock seat and in Race mode the event's row
+// is not locked, so another host may commit a request's id between this
+// commit's read and its write. The write skips that id (ON CONFLICT) and
+// the request is answered with the other host's booking, as a replay; the
+// seat this commit had picked for it is not taken.
+func TestIDCommittedMeanwhile(t *testing.T) {
+	for _, mode := range []ticket.Mode{ticket.Locked, ticket.Race} {
+		t.Run(string(mode), func(t *testing.T) {
+			dsn := pgtest.Fresh(t)
+			a := mustOpen(t, dsn, Options{Mode: mode, Lock: LockSeat})
+			b := mustOpen(t, dsn, Options{Mode: mode, Lock: LockSeat})
+			ctx := context.Background()
+			if _, err := a.Create(ctx, "ev", 5); err != nil {
+				t.Fatal(err)
+			}
+			var theirs ticket.Result
+			a.hooks.beforeCommit = func(uint32) {
+				res, _, err := b.BookGroup(ctx, "ev", []ticket.Request{{ID: "k", Buyer: "x"}}, nil)
+				if err != nil || res[0].Err != nil {
+					t.Errorf("the other host's booking: %+v %v", res, err)
+				}
+				theirs = res[0]
+			}
+			res, _, err := a.BookGroup(ctx, "ev", []ticket.Request{{ID: "k", Buyer: "x"}, {ID: "mine", Buyer: "y"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Err != nil || !res[0].Replayed || res[0].Booking != theirs.Booking {
+				t.Fatalf("id committed meanwhile: %+v, want a replay of %+v", res[0], theirs.Booking)
+			}
+			if res[1].Err != nil || res[1].Replayed || res[1].Booking.Seat == theirs.Booking.Seat {
+				t.Fatalf("the other request: %+v", res[1])
+			}
+			if n := count(t, dsn, "SELECT count(*) FROM bookings"); n != 2 {
+				t.Fatalf("%d bookings, want 2", n)
+			}
+			if n := count(t, dsn, "SELECT count(*) FROM seats WHERE booking IS NOT NULL"); n != 2 {
+				t.Fatalf("%d seats taken, want 2", n)
 			}
 		})
 	}

@@ -13,13 +13,6 @@ import (
 // The tests run against a real PostgreSQL named by BOOKER_TEST_POSTGRES,
 // each in a schema of its own (internal/pgtest).
 
-// adminPool and freshDSN are internal/pgtest's, under the names the
-// tests were written with.
-var (
-	adminPool = pgtest.Admin
-	freshDSN  = pgtest.Fresh
-)
-
 // mustOpen opens a store on dsn, closed when the test ends.
 func mustOpen(t testing.TB, dsn string, opts Options) *Store {
 	t.Helper()
@@ -38,11 +31,11 @@ var _ storetest.Store = (*Store)(nil)
 // storetest, also run against the file store) in both lock granularities:
 // a schema per case, each Store opened on it a host of its own.
 func TestBehaviour(t *testing.T) {
-	adminPool(t)
+	pgtest.Admin(t)
 	for _, lock := range []Lock{LockEvent, LockSeat} {
 		t.Run("lock="+string(lock), func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) storetest.Opener {
-				dsn := freshDSN(t)
+				dsn := pgtest.Fresh(t)
 				return func(t *testing.T, o storetest.Options) storetest.Store {
 					return mustOpen(t, dsn, Options{Mode: o.Mode, RaceWindow: o.RaceWindow, Lock: lock, MaxConns: 8})
 				}

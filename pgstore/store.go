@@ -82,7 +82,7 @@ type Store struct {
 	hooks hooks
 
 	lowMu sync.Mutex
-	low   map[string]int // event -> the lowest free seat last seen (lowestFree)
+	low   map[string]int // event -> the lowest free seat last seen (lowestHint)
 }
 
 // hooks are test seams: called, when set, at points of a commit
@@ -165,18 +165,11 @@ func (s *Store) Lock() Lock { return s.opts.Lock }
 // password), as its errors do.
 func (s *Store) Where() string { return s.where }
 
-func checkEvent(event string) error {
-	if !ticket.ValidEventID(event) {
-		return fmt.Errorf("%w: event id %q must match [a-z0-9][a-z0-9_-]{0,63}", ticket.ErrInvalid, event)
-	}
-	return nil
-}
-
 // Create creates an event with the given capacity: its row and one row
 // per seat, in one transaction (so a big event costs a row per seat: not
 // yet measured for millions). ticket.ErrEventExists if it exists.
 func (s *Store) Create(ctx context.Context, event string, capacity int) (*ticket.Event, error) {
-	if err := checkEvent(event); err != nil {
+	if err := ticket.CheckEventID(event); err != nil {
 		return nil, err
 	}
 	if capacity < 1 || capacity > ticket.MaxCapacity {
@@ -211,7 +204,7 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*ticket
 // default) durable. Event.Revision is the revision of the event's last
 // commit (0 before the first); Event.Format is ticket.Format.
 func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
-	if err := checkEvent(event); err != nil {
+	if err := ticket.CheckEventID(event); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT e.capacity, b.id, b.seat, b.buyer, b.seller, b.fp, b.rev, b.cancel_rev
@@ -267,7 +260,7 @@ func (s *Store) Read(ctx context.Context, event string, fn func(e *ticket.Event)
 // Count returns an event's capacity and number of live bookings (more
 // than capacity when race mode oversold).
 func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, err error) {
-	if err := checkEvent(event); err != nil {
+	if err := ticket.CheckEventID(event); err != nil {
 		return 0, 0, err
 	}
 	err = s.pool.QueryRow(ctx, `SELECT e.capacity,

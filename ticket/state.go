@@ -300,7 +300,7 @@ func (st *state) snapshot() *Event {
 // its lock, for tools and tests: a reader sees whole commits, since the
 // journal grows by whole lines and the snapshot is replaced by rename.
 func ReadEvent(dir, event string) (*Event, error) {
-	if err := checkEventID(event); err != nil {
+	if err := CheckEventID(event); err != nil {
 		return nil, err
 	}
 	st, err := (&Store{dir: dir}).load(event)

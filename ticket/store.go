@@ -105,7 +105,9 @@ func (s *Store) journalPath(event string) string { return filepath.Join(s.dir, e
 
 func (s *Store) lockPath(event string) string { return filepath.Join(s.dir, event+".lock") }
 
-func checkEventID(event string) error {
+// CheckEventID returns ErrInvalid, with the rule, for an event id that
+// is not ValidEventID; every store checks ids with it.
+func CheckEventID(event string) error {
 	if !ValidEventID(event) {
 		return fmt.Errorf("%w: event id %q must match [a-z0-9][a-z0-9_-]{0,63}", ErrInvalid, event)
 	}
@@ -131,7 +133,7 @@ func (s *Store) lock(ctx context.Context, event string, sharedLock bool) (*lockf
 
 // Create creates an event with the given capacity.
 func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event, error) {
-	if err := checkEventID(event); err != nil {
+	if err := CheckEventID(event); err != nil {
 		return nil, err
 	}
 	if capacity < 1 || capacity > MaxCapacity {
@@ -228,7 +230,7 @@ const (
 // enter checks the event, takes its cache (serialising this process's
 // goroutines) and, in Locked mode, its file lock as how says.
 func (s *Store) enter(ctx context.Context, event string, how locking) (*guard, error) {
-	if err := checkEventID(event); err != nil {
+	if err := CheckEventID(event); err != nil {
 		return nil, err
 	}
 	if err := s.exists(event); err != nil {

@@ -86,14 +86,21 @@ func (s *Server) record(op history.Op, res *ipc.Result) {
 
 // eventLabel is the metrics label for a booking answer: the event when it
 // exists, else "unknown", so requests for made-up events cannot mint new
-// series. Confirmed, sold-out and seat-taken answers prove the event
-// exists; other answers cost one existence check.
+// series. Confirmed, sold-out, seat-taken and cancelled answers prove the
+// event exists; for other answers the store is asked once per event
+// (events are never deleted), so an overloaded booker or a store that is
+// away is not asked again on every answer.
 func (s *Server) eventLabel(event, code string) string {
+	if _, ok := s.known.Load(event); ok {
+		return event
+	}
 	switch code {
 	case "confirmed", "sold_out", "seat_taken", "cancelled":
+		s.known.Store(event, struct{}{})
 		return event
 	}
 	if ok, _ := s.cfg.Store.Exists(context.Background(), event); ok {
+		s.known.Store(event, struct{}{})
 		return event
 	}
 	return "unknown"

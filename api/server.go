@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/bookerhq/booker/audit"
@@ -90,8 +91,9 @@ type Recorder interface {
 
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg   Config
+	mux   *http.ServeMux
+	known sync.Map // event id -> struct{}: events known to exist (never deleted)
 }
 
 // New returns a Server.

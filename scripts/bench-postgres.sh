@@ -38,16 +38,25 @@ need() {
 }
 need wrk wrk
 need psql postgresql-client
+need curl curl
 work=$(mktemp -d) pids=() pgdir=
+# This run's schemas are bench_<runid>_*; dropped at the end.
+runid=$$_$(date +%s)
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  [ -n "$pgdir" ] && scripts/postgres.sh --stop "$pgdir" || true
+  if [ -n "$pgdir" ]; then
+    scripts/postgres.sh --stop "$pgdir" || true
+  elif [ -n "$dsn" ]; then
+    psql -qAt "$dsn" -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench\_${runid}\_%'" 2>/dev/null |
+      while read -r schema; do psql -q "$dsn" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 if [ -z "$dsn" ]; then
-  eval "$(scripts/postgres.sh --env)"
+  pgenv=$(scripts/postgres.sh --env)
+  eval "$pgenv"
   dsn=$BOOKER_TEST_POSTGRES pgdir=$BOOKER_TEST_POSTGRES_DIR
 fi
 go build -o "$work/" ./cmd/booker ./cmd/seller
@@ -64,10 +73,8 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 # scratch: a DSN on a fresh schema of the database.
-n=0
 scratch() {
-  n=$((n + 1))
-  local schema="bench_$(date +%s%N)"
+  local schema="bench_${runid}_$(date +%s%N)"
   psql -q "$dsn" -c "CREATE SCHEMA $schema" >/dev/null
   case "$dsn" in *\?*) echo "$dsn&search_path=$schema" ;; *) echo "$dsn?search_path=$schema" ;; esac
 }
@@ -117,9 +124,16 @@ drive() {
     END { printf "%.0f %.1f %d\n", rate, p99, bad }'
   rm -f "$work"/wrk.*
 }
+# batch URL...: the mean group-commit batch of the bookers at URL...
+# (booker_commit_batch_size, summed over their sellers).
+batch() {
+  for u in "$@"; do curl -s "$u/metrics"; done | awk '
+    /^booker_commit_batch_size_sum/ { s += $2 } /^booker_commit_batch_size_count/ { n += $2 }
+    END { if (n) printf "%.1f", s / n; else printf "-" }'
+}
 declare -A res p99
 run() { # NAME: one run of a configuration, its result kept
-  local name=$1 r
+  local name=$1 r bt=-
   case $name in
     peer)
       local store; store=$(scratch)
@@ -129,23 +143,23 @@ run() { # NAME: one run of a configuration, its result kept
       r=$(drive 64 http://127.0.0.1:18093) ;;
     files)
       start_booker file --sellers 4
-      r=$(drive 64 "$url") ;;
+      r=$(drive 64 "$url") bt=$(batch "$url") ;;
     event|seat)
       start_booker "$(scratch)" --sellers 4 --lock "$name"
-      r=$(drive 64 "$url") ;;
+      r=$(drive 64 "$url") bt=$(batch "$url") ;;
     hosts3|hosts3seat)
       local store lock=event; store=$(scratch)
       [ "$name" = hosts3seat ] && lock=seat
       local urls=()
       for _ in 1 2 3; do start_booker "$store" --sellers 2 --lock "$lock"; urls+=("$url"); done
-      r=$(drive 21 "${urls[@]}") ;;
+      r=$(drive 21 "${urls[@]}") bt=$(batch "${urls[@]}") ;;
   esac
   stop_all
   set -- $r
   [ "$3" = 0 ] || echo "warning: $name: $3 answers were not 201" >&2
   res[$name]+="$1 "
   p99[$name]+="$2 "
-  printf '  %-10s %8s bookings/s  p99 %6s ms\n' "$name" "$1" "$2"
+  printf '  %-10s %8s bookings/s  p99 %6s ms  mean batch %s\n' "$name" "$1" "$2" "$bt"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 configs="files event seat hosts3 hosts3seat"

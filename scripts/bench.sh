@@ -74,7 +74,7 @@ start_booker() {
     [ -n "$url" ] && ready "$url" 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "booker did not start:"; cat "$work/log"; exit 1
+  echo "booker did not start:" >&2; cat "$work/log" >&2; exit 1
 }
 stop_booker() { kill -TERM "$pid"; wait "$pid" || true; pid=; }
 
@@ -88,7 +88,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[
 buyers=20000; $quick && buyers=2000
 run=0
 # booker_run SELLERS CONCURRENCY ARGS...: one fresh booker, one load run;
-# prints "throughput p50 p99 confirmed".
+# writes "throughput p50 p99 confirmed" to $work/r. (Not printed for
+# $(...): in a subshell booker's pid would not reach the cleanup.)
 booker_run() {
   local sellers=$1 c=$2; shift 2
   run=$((run + 1))
@@ -97,7 +98,7 @@ booker_run() {
   json=$("$bin/booker" load --url "$url" --event bench --buyers "$buyers" --concurrency "$c" --json)
   stop_booker
   rm -rf "$work/d-$run"
-  echo "$(echo "$json" | num throughput) $(echo "$json" | num p50 4) $(echo "$json" | num p99 4) $(echo "$json" | num confirmed)"
+  echo "$(echo "$json" | num throughput) $(echo "$json" | num p50 4) $(echo "$json" | num p99 4) $(echo "$json" | num confirmed)" > "$work/r"
 }
 
 use_peers=true why=
@@ -114,7 +115,8 @@ echo "== headline, $rounds rounds in turns: booker (locked, fsync, 4 sellers, 64
 printf "%-6s %12s %8s %14s %14s\n" round booker p99_ms sqlite_full python_lock
 b_rates=(); b_p99=(); s_rates=(); d_rates=()
 for r in $(seq "$rounds"); do
-  read -r tput _ p99 confirmed <<< "$(booker_run 4 64)"
+  booker_run 4 64
+  read -r tput _ p99 confirmed < "$work/r"
   [ "$confirmed" = "$buyers" ] || { echo "booker confirmed $confirmed of $buyers"; exit 1; }
   b_rates+=("$tput"); b_p99+=("$p99")
   sq=- sd=-
@@ -145,7 +147,8 @@ for dispatch in event shared; do
     for c in 16 64; do
       if $quick && { [ "$c" != 64 ] || { [ "$sellers" != 1 ] && [ "$sellers" != 4 ]; }; }; then continue; fi
       [ "$dispatch" = shared ] && [ "$sellers" = 1 ] && continue # same as event
-      read -r tput p50 p99 confirmed <<< "$(booker_run "$sellers" "$c" --dispatch "$dispatch")"
+      booker_run "$sellers" "$c" --dispatch "$dispatch"
+      read -r tput p50 p99 confirmed < "$work/r"
       printf "%-9s %-8s %-12s %12.0f %10.2f %10.2f %10s\n" "$dispatch" "$sellers" "$c" "$tput" "$p50" "$p99" "$confirmed"
     done
   done

@@ -13,9 +13,10 @@
 # given twice or ticket oversold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-schedules= kills= seed=1 rest=()
+schedules= kills= seed=1 rest=() extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --) shift; extra=("$@"); break ;;
     --store-schedules) schedules=$2; shift 2 ;;
     --kills) kills=$2; shift 2 ;;
     --seed) seed=$2; rest+=("$1" "$2"); shift 2 ;;
@@ -36,7 +37,7 @@ if [ -n "$kills" ]; then
   echo "== building booker"
   go build -o "$bin/" ./cmd/booker ./cmd/seller
   echo "== soak: $kills kills, data in $data"
-  "$bin/booker" soak --data-dir "$data/data" --kills "$kills" "${rest[@]}" -- --sellers 4 --dispatch shared --booking-timeout 2s
+  "$bin/booker" soak --data-dir "$data/data" --kills "$kills" ${rest[@]+"${rest[@]}"} -- --sellers 4 --dispatch shared --booking-timeout 2s ${extra[@]+"${extra[@]}"}
   echo "== checking every answer against the files"
   "$bin/booker" check-history --timeout 20s --data-dir "$data/data" "$data/data/clients.history.jsonl"
   echo "== the data dir is kept in $data"

@@ -88,9 +88,13 @@ func Restart(t testing.TB, stopped func()) {
 		}
 	}
 	run("-D", filepath.Join(dir, "data"), "-m", "fast", "-w", "stop")
+	// Started again even if stopped fails the test: the later tests of
+	// the package need the cluster.
+	defer func() {
+		opts := "-c listen_addresses='' -c unix_socket_directories='" + dir + "' -c max_connections=200"
+		run("-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
+	}()
 	if stopped != nil {
 		stopped()
 	}
-	opts := "-c listen_addresses='' -c unix_socket_directories='" + dir + "' -c max_connections=200"
-	run("-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
 }

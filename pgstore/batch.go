@@ -3,6 +3,7 @@ package pgstore
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/bookerhq/booker/ticket"
 )
@@ -20,7 +21,8 @@ type batch struct {
 	dupOf    []int  // a dup's earlier fresh request with the same id
 	soldOut  []bool // no seat was free at a fresh request's turn
 	taken    map[int]bool
-	rev      int64 // the commit's revision, once written
+	rev      int64     // the commit's revision, once written
+	read     time.Time // when the server began reading for it (its clock)
 }
 
 // kind is where a request stands.

@@ -27,11 +27,15 @@ import (
 // (see group.attempt); the event's lock is held over the last two.
 //
 // Commit: Waited is the time spent waiting for row locks (the event row,
-// and in Lock seat the round trip that locks the named seats), Start is
-// when the event row was locked and End when the writes were done, as
-// COMMIT was read (the critical section of the timelines: the server
-// releases the row lock at COMMIT), Held until COMMIT returned. In Race
-// mode Waited and Held are zero. Revision is the commit's revision when
+// and in Lock seat the round trip that locks the named seats) and Held
+// the time from the event row's lock to COMMIT's return, both on this
+// host's clock. Start and End, the critical section of the timelines,
+// are read on the server's clock (clock_timestamp()): Start when the
+// server began to read the bookings and seats, End when it had written
+// them, just before COMMIT released the row lock. So the sections of
+// every host are on one clock and lie within the lock's hold: in Lock
+// event two of one event never overlap, however late a client reads its
+// answers. In Race mode Waited and Held are zero. Revision is the commit's revision when
 // it wrote, else 0 (the file store reports the event's revision then).
 func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error) {
 	if err := ticket.CheckEventID(event); err != nil {
@@ -51,8 +55,8 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []ticket.Reque
 	}
 	if s.raceMode() {
 		c.Waited = 0
-	} else {
-		c.Held = end.Sub(c.Start)
+	} else if !g.locked.IsZero() {
+		c.Held = end.Sub(g.locked)
 	}
 	if err != nil {
 		return nil, c, err
@@ -72,6 +76,9 @@ type group struct {
 	more  func() []ticket.Request
 	b     *batch
 	c     ticket.Commit
+	// locked is when the last attempt had the event row's lock (this
+	// host's clock).
+	locked time.Time
 }
 
 // attempt runs the group's transaction once, on one pooled connection,
@@ -87,7 +94,7 @@ type group struct {
 // left open is rolled back, or its connection dropped.
 func (g *group) attempt(ctx context.Context) (time.Time, error) {
 	s := g.s
-	g.c, g.b = ticket.Commit{}, nil
+	g.c, g.b, g.locked = ticket.Commit{}, nil, time.Time{}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return time.Time{}, err
@@ -104,7 +111,7 @@ func (g *group) attempt(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	g.c.Start = s.now()
+	g.locked = s.now()
 	if h := s.hooks.locked; h != nil {
 		h(conn.Conn().PgConn().PID())
 	}
@@ -115,6 +122,7 @@ func (g *group) attempt(ctx context.Context) (time.Time, error) {
 	g.b = newBatch(g.event, capacity, g.reqs)
 	waited, err := s.book(ctx, conn, g.b)
 	g.c.Waited += waited
+	g.c.Start = g.b.read
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -133,8 +141,8 @@ func (g *group) begin(ctx context.Context, conn *pgxpool.Conn) (capacity int, er
 	return capacity, s.lockError(ctx, g.event, err)
 }
 
-// commit sends round trip 3, the new bookings and COMMIT, and returns
-// when COMMIT returned. A request whose id another transaction committed
+// commit sends round trip 3, the new bookings, the server's clock and
+// COMMIT, and returns when COMMIT returned. A request whose id another transaction committed
 // first (ON CONFLICT: Lock seat and Race mode, where the event is not
 // locked) is answered from that booking, read after COMMIT.
 func (g *group) commit(ctx context.Context, conn *pgxpool.Conn) (time.Time, error) {
@@ -144,6 +152,7 @@ func (g *group) commit(ctx context.Context, conn *pgxpool.Conn) (time.Time, erro
 	if len(rows.ids) > 0 {
 		bt.Queue(writeSQL, b.event, rows.ids, rows.seats, rows.buyers, rows.sellers, rows.fps)
 	}
+	bt.Queue("SELECT clock_timestamp()")
 	bt.Queue("COMMIT")
 	if h := s.hooks.beforeCommit; h != nil {
 		h(conn.Conn().PgConn().PID())
@@ -164,7 +173,11 @@ func (g *group) commit(ctx context.Context, conn *pgxpool.Conn) (time.Time, erro
 			return time.Time{}, &commitError{err}
 		}
 	}
-	g.c.End = s.now()
+	if err := br.QueryRow().Scan(&g.c.End); err != nil && notRun(err) {
+		return time.Time{}, err
+	} else if err != nil {
+		return time.Time{}, &commitError{err}
+	}
 	if _, err := br.Exec(); err != nil {
 		return time.Time{}, &commitError{err}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/bookerhq/booker/internal/pgtest"
 	"github.com/bookerhq/booker/storetest"
 	"github.com/bookerhq/booker/ticket"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // anomalies reads from the database how many tickets of event are sold
@@ -104,5 +105,40 @@ func TestIDCommittedMeanwhile(t *testing.T) {
 				t.Fatalf("%d seats taken, want 2", n)
 			}
 		})
+	}
+}
+
+// TestSectionsOnTheServersClock: in Lock event the critical sections two
+// hosts report for one event never overlap, even when a host reads its
+// COMMIT's answer after the other host has locked, read and committed
+// (the server released the row lock at COMMIT, before the first client
+// read its answers). On the clients' clocks they would overlap.
+func TestSectionsOnTheServersClock(t *testing.T) {
+	dsn := pgtest.Fresh(t)
+	a := mustOpen(t, dsn, Options{Mode: ticket.Locked, Lock: LockEvent})
+	b := mustOpen(t, dsn, Options{Mode: ticket.Locked, Lock: LockEvent})
+	ctx := context.Background()
+	if _, err := a.Create(ctx, "ev", 5); err != nil {
+		t.Fatal(err)
+	}
+	var cb ticket.Commit
+	a.hooks.sent = func(*pgconn.PgConn) {
+		var err error
+		if _, cb, err = b.BookGroup(ctx, "ev", []ticket.Request{{ID: "b", Buyer: "y"}}, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	_, ca, err := a.BookGroup(ctx, "ev", []ticket.Request{{ID: "a", Buyer: "x"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.Start.IsZero() || cb.Start.IsZero() || ca.End.Before(ca.Start) || cb.End.Before(cb.Start) {
+		t.Fatalf("sections: a %v..%v, b %v..%v", ca.Start, ca.End, cb.Start, cb.End)
+	}
+	if cb.Start.Before(ca.End) {
+		t.Fatalf("b's section starts %v before a's ends: the sections overlap", ca.End.Sub(cb.Start))
+	}
+	if ca.Held <= 0 || cb.Held <= 0 {
+		t.Fatalf("held: a %v, b %v", ca.Held, cb.Held)
 	}
 }

@@ -37,6 +37,7 @@ func (s *Store) book(ctx context.Context, conn *pgxpool.Conn, b *batch) (waited 
 	var found map[string]stored
 	var free, candidates []int
 	var bt pgx.Batch
+	bt.Queue("SELECT clock_timestamp()").QueryRow(func(row pgx.Row) error { return row.Scan(&b.read) })
 	if len(ids) > 0 {
 		bt.Queue(byIDSQL, b.event, ids).Query(func(rows pgx.Rows) (err error) { found, err = scanStored(rows); return err })
 	}

@@ -23,19 +23,26 @@ func anomalies(t *testing.T, dsn, event string, capacity int) (oversold, doubled
 
 // TestHostsOnOneDatabase runs three stores, as three booker hosts with a
 // pool each, on one database under concurrent load: locked (either lock
-// granularity) sells exactly the capacity, no seat twice, and every
-// confirmation is in the database; race oversells and double-books.
+// granularity, or hosts of both granularities on one event) sells exactly
+// the capacity, no seat twice, and every confirmation is in the database;
+// race oversells and double-books.
 func TestHostsOnOneDatabase(t *testing.T) {
 	pgtest.Admin(t)
 	for _, c := range []struct {
-		mode ticket.Mode
-		lock Lock
-	}{{ticket.Locked, LockEvent}, {ticket.Locked, LockSeat}, {ticket.Race, LockEvent}} {
-		t.Run(fmt.Sprintf("%s/lock=%s", c.mode, c.lock), func(t *testing.T) {
+		mode  ticket.Mode
+		locks []Lock // the hosts', in turn
+	}{
+		{ticket.Locked, []Lock{LockEvent}},
+		{ticket.Locked, []Lock{LockSeat}},
+		{ticket.Locked, []Lock{LockEvent, LockSeat}},
+		{ticket.Race, []Lock{LockEvent}},
+	} {
+		t.Run(fmt.Sprintf("%s/lock=%s", c.mode, c.locks), func(t *testing.T) {
 			dsn := pgtest.Fresh(t)
 			var hosts []storetest.Store
-			for range 3 {
-				hosts = append(hosts, mustOpen(t, dsn, Options{Mode: c.mode, Lock: c.lock, MaxConns: 4, RaceWindow: 5 * time.Millisecond}))
+			for i := range 3 {
+				lock := c.locks[i%len(c.locks)]
+				hosts = append(hosts, mustOpen(t, dsn, Options{Mode: c.mode, Lock: lock, MaxConns: 4, RaceWindow: 5 * time.Millisecond}))
 			}
 			const capacity = 60
 			if _, err := hosts[0].Create(context.Background(), "ev", capacity); err != nil {

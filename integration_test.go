@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,12 +153,9 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	// The key outlives its booking: a retry after the cancel is refused,
 	// not booked again (issue 14, defect 4).
-	req, _ := http.NewRequest("DELETE", b.URL+"/v1/events/demo/bookings/"+first.ID, nil)
-	resp, err := harness.Client.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("cancel: %v %v", resp, err)
+	if code := b.Cancel("demo", first.ID); code != 200 {
+		t.Fatalf("cancel: %d", code)
 	}
-	resp.Body.Close()
 	late := b.Book("demo", "ann", 0, "order-1")
 	if late.Status != 410 || late.Code != "booking_cancelled" {
 		t.Fatalf("retry after cancel: %+v, want 410 booking_cancelled", late)
@@ -185,12 +181,9 @@ func TestInspectCountsWhatWasSold(t *testing.T) {
 		ids = append(ids, a.ID)
 	}
 	for _, id := range ids[:2] {
-		req, _ := http.NewRequest("DELETE", b.URL+"/v1/events/demo/bookings/"+id, nil)
-		resp, err := harness.Client.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("cancel %s: %v %v", id, resp, err)
+		if code := b.Cancel("demo", id); code != 200 {
+			t.Fatalf("cancel %s: %d", id, code)
 		}
-		resp.Body.Close()
 	}
 	if a := b.Book("demo", "late", 0, ""); a.Status != 201 {
 		t.Fatalf("book: %+v", a)

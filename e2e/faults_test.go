@@ -198,7 +198,8 @@ func TestQueueFullAnswers503(t *testing.T) {
 		t.Fatalf("%d of 40 requests refused: booker held fewer than its queue and one request", n)
 	}
 	held := 40 - len(overloaded)
-	// A flood while the queue is full: all refused at once, memory flat.
+	// A flood while the queue is full: all refused at once (booker's RSS
+	// before and after is logged).
 	before := rssKB(t, b.PID())
 	var wg sync.WaitGroup
 	var refused, other int64

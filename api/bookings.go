@@ -107,9 +107,10 @@ func (s *Server) eventLabel(event, code string) string {
 }
 
 // bookingRequest decodes and validates a booking and assigns its id: a
-// random one, or with an Idempotency-Key one derived from the event and
-// key, so a replay (even after a restart of booker) names the same
-// booking, with a fingerprint of the body to tell a different body apart.
+// random one, or with an Idempotency-Key the one ticket.KeyBookingID
+// derives from the event and key, so a replay (even after a restart of
+// booker) names the same booking, with a fingerprint of the body to tell
+// a different body apart.
 func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.Request, error) {
 	bad := func(msg string) (ipc.Request, error) {
 		return ipc.Request{}, &errBadRequest{http.StatusBadRequest, "invalid_request", msg}
@@ -139,9 +140,8 @@ func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.R
 		if key == "" || len(key) > MaxKey || !utf8.ValidString(key) {
 			return bad("Idempotency-Key must be 1.." + strconv.Itoa(MaxKey) + " bytes of UTF-8")
 		}
-		id := sha256.Sum256([]byte(event + "\x00" + key))
 		fp := sha256.Sum256([]byte(req.Buyer + "\x00" + strconv.Itoa(req.Seat)))
-		req.ID = "k-" + hex.EncodeToString(id[:16])
+		req.ID = ticket.KeyBookingID(event, key)
 		req.Fingerprint = hex.EncodeToString(fp[:12])
 	} else {
 		var rnd [10]byte

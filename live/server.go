@@ -198,18 +198,12 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.view(r.Context(), r.URL.Query().Get("event"))
-	switch {
-	case errors.Is(err, ticket.ErrNoEvent):
-		api.WriteError(w, http.StatusNotFound, "event_not_found", err.Error())
-	case errors.Is(err, ticket.ErrInvalid):
-		api.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
-	case err != nil:
-		s.cfg.Log.Error("live view", "err", err)
-		api.WriteError(w, http.StatusInternalServerError, "internal_error", err.Error())
-	default:
-		w.Header().Set("Cache-Control", "no-store")
-		api.WriteJSON(w, http.StatusOK, v)
+	if err != nil {
+		api.WriteErrorFor(w, err, s.cfg.Log.With("route", "/v1/live"))
+		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	api.WriteJSON(w, http.StatusOK, v)
 }
 
 // view builds the answer of GET /v1/live: one event, or the first

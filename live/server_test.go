@@ -235,3 +235,28 @@ func TestCloseEndsRun(t *testing.T) {
 		t.Errorf("after Close: %+v", run)
 	}
 }
+
+// awayStore is a store that cannot be reached (a PostgreSQL store whose
+// server is away).
+type awayStore struct{ *ticket.Store }
+
+func (awayStore) List(context.Context) ([]string, error) {
+	return nil, fmt.Errorf("%w: connection refused", ticket.ErrUnavailable)
+}
+
+// TestViewErrorsAnswerAsTheAPI: GET /v1/live answers a store's error as
+// the API does: an unreachable store is a 503 to retry, not a 500.
+func TestViewErrorsAnswerAsTheAPI(t *testing.T) {
+	_, store := newServer(t, ticket.Locked, false, &fakeAPI{})
+	s, err := New(Config{Store: awayStore{store}, API: &fakeAPI{}, Sellers: fakeSellers{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := get(t, s, "GET", "/v1/live", "")
+	var body struct{ Error string }
+	json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != 503 || body.Error != "store_unavailable" || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("store away: %d %s (Retry-After %q)", w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+}

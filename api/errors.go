@@ -43,7 +43,7 @@ var answers = []struct {
 	{supervisor.ErrStopping, http.StatusServiceUnavailable, "overloaded", "overloaded",
 		"booking queue is full or booker is shutting down; retry later"},
 	{supervisor.ErrSellersDied, http.StatusServiceUnavailable, "sellers_failed", "error",
-		"not booked: the sellers that held this request died, and it is not in the ticket store; a retry books it at most once"},
+		"not booked as far as the ticket store can tell: the sellers that held this request died and it does not hold it; a retry with the same Idempotency-Key books it at most once"},
 	{errOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "error", ""},
 	{ticket.ErrUnavailable, http.StatusServiceUnavailable, "store_unavailable", "unavailable", ""},
 	{ticket.ErrLockTimeout, http.StatusGatewayTimeout, "timeout", "timeout", ""},

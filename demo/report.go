@@ -58,7 +58,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 	p := page{
 		Title: fmt.Sprintf("%d sellers, %d tickets, %d buyers: without a lock, and with one", cfg.Sellers, cfg.Capacity, cfg.Buyers),
 		Workload: fmt.Sprintf("%d buyers, %d at a time, each asking booker for one ticket (%s) of an event with %d tickets, "+
-			"sold by %d seller processes.", cfg.Buyers, cfg.Concurrency, seatWords(cfg), cfg.Capacity, cfg.Sellers),
+			"sold by %d seller processes.", cfg.Buyers, cfg.Concurrency, cfg.Seats.Words(), cfg.Capacity, cfg.Sellers),
 		Summary: Summary(rows),
 	}
 	p.Heads, p.Table, p.Notes = htmlTable(rows)
@@ -105,14 +105,6 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 	}
 	p.Zoom = buildChart(zoom, false, 1, "milliseconds since the run's first request")
 	return reportTmpl.Execute(w, p)
-}
-
-// seatWords says which seats the buyers asked for.
-func seatWords(cfg Config) string {
-	if cfg.Seats.Hot > 0 {
-		return fmt.Sprintf("a seat chosen at random among seats 1 to %d", cfg.Seats.Hot)
-	}
-	return "any free seat"
 }
 
 // htmlTable is the table of WriteTable for the page: the long reasons of

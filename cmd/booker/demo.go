@@ -63,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer os.RemoveAll(cfg.Dir)
 	}
 	fmt.Fprintf(stdout, "%d buyers, %d at a time, for %d tickets (%s); %d sellers; race mode pauses %v between read and write\n\n",
-		cfg.Buyers, cfg.Concurrency, cfg.Capacity, seatsWords(cfg.Seats), cfg.Sellers, cfg.Window)
+		cfg.Buyers, cfg.Concurrency, cfg.Capacity, cfg.Seats.Words(), cfg.Sellers, cfg.Window)
 	rows, hist, err := demo.Run(ctx, cfg)
 	if err != nil {
 		if len(rows) > 0 {
@@ -98,14 +98,6 @@ func showDemo(stdout io.Writer, cfg demo.Config, rows []demo.Row, hist map[strin
 		fmt.Fprintln(stdout, demo.Wrap(s, 78))
 	}
 	return demo.Verdict(rows)
-}
-
-// seatsWords says which seats the buyers ask for.
-func seatsWords(s load.Seats) string {
-	if s.Hot > 0 {
-		return fmt.Sprintf("each asks for one of seats 1-%d", s.Hot)
-	}
-	return "any free seat"
 }
 
 func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string][]history.Op) error {

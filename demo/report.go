@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"strings"
 
 	"github.com/bookerhq/booker/history"
 )
@@ -61,7 +60,11 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 			"sold by %d seller processes.", cfg.Buyers, cfg.Concurrency, cfg.Seats.Words(), cfg.Capacity, cfg.Sellers),
 		Summary: Summary(rows),
 	}
-	p.Heads, p.Table, p.Notes = htmlTable(rows)
+	g := newGrid(rows)
+	p.Heads, p.Table = g.heads, g.lines
+	for _, n := range g.whys {
+		p.Notes = append(p.Notes, fmt.Sprintf("Why not, in %s: %s.", n.mode, n.why))
+	}
 	var specs []laneSpec
 	focus := map[string][]*Section{}
 	for _, r := range rows {
@@ -105,32 +108,4 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 	}
 	p.Zoom = buildChart(zoom, false, 1, "milliseconds since the run's first request")
 	return reportTmpl.Execute(w, p)
-}
-
-// htmlTable is the table of WriteTable for the page: the long reasons of
-// the history check go below it, as notes.
-func htmlTable(rows []Row) (heads []string, lines []tableLine, notes []string) {
-	for _, r := range rows {
-		heads = append(heads, modeTitle(r))
-		if !r.Linearizes {
-			_, why, _ := strings.Cut(r.History, ": ")
-			notes = append(notes, fmt.Sprintf("Why not, in %s: %s.", modeTitle(r), why))
-		}
-	}
-	for _, m := range measures {
-		l := tableLine{Label: m.label}
-		for _, r := range rows {
-			c := cell{Text: m.value(r)}
-			c.Text, _, _ = strings.Cut(c.Text, ": ")
-			if m.bad != nil {
-				c.Class = "good"
-				if m.bad(r) {
-					c.Class = "bad"
-				}
-			}
-			l.Values = append(l.Values, c)
-		}
-		lines = append(lines, l)
-	}
-	return heads, lines, notes
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-
-	"github.com/bookerhq/booker/history"
 )
 
 //go:embed report.tmpl
@@ -52,8 +50,8 @@ type modeStories struct {
 // seller's critical sections of both runs on one time axis, and a zoom at
 // true length; and, for the first few seats sold twice and bookings
 // lost, the story of the critical sections that did it, from the
-// recorded history. hist holds each mode's history (by Row.Mode).
-func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.Op) error {
+// recorded history (told).
+func WriteReport(w io.Writer, cfg Config, rows []Row, told Told) error {
 	p := page{
 		Title: fmt.Sprintf("%d sellers, %d tickets, %d buyers: without a lock, and with one", cfg.Sellers, cfg.Capacity, cfg.Buyers),
 		Workload: fmt.Sprintf("%d buyers, %d at a time, each asking booker for one ticket (%s) of an event with %d tickets, "+
@@ -68,9 +66,8 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 	var specs []laneSpec
 	focus := map[string][]*Section{}
 	for _, r := range rows {
-		ops := hist[r.Mode]
-		secs := sections(ops)
-		set := tell(ops, secs, r.Missing)
+		tm := told.modes[r.Mode]
+		secs, set := tm.secs, tm.set
 		mst := modeStories{Mode: r.Mode, Title: modeTitle(r), Row: r, Set: set}
 		if n := len(set.MoreSeats); n > 0 {
 			seats := make([]string, n)
@@ -90,7 +87,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 			focus[r.Mode] = set.Lost[0].secs
 		}
 		specs = append(specs, laneSpec{Mode: r.Mode, Title: modeTitle(r), Sellers: cfg.Sellers, Secs: secs,
-			T0: runStart(ops), Marks: set.marks()})
+			T0: tm.t0, Marks: set.marks()})
 	}
 	var span int64 = 1
 	for _, sp := range specs {

@@ -27,7 +27,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := WriteReport(&buf, cfg, rows, hist); err != nil {
+	if err := WriteReport(&buf, cfg, rows, Tell(rows, hist)); err != nil {
 		t.Fatal(err)
 	}
 	html := buf.String()

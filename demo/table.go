@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -157,10 +156,9 @@ func Summary(rows []Row) []string {
 
 // WriteStories writes, for each row with anomalies, how its first seat
 // sold twice and its first lost booking happened, wrapped for a terminal.
-func WriteStories(w io.Writer, rows []Row, hist map[string][]history.Op) {
+func WriteStories(w io.Writer, rows []Row, told Told) {
 	for _, r := range rows {
-		ops := hist[r.Mode]
-		set := tell(ops, sections(ops), r.Missing)
+		set := told.modes[r.Mode].set
 		var told []story
 		if len(set.Seats) > 0 {
 			told = append(told, set.Seats[0])

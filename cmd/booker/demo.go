@@ -85,9 +85,10 @@ func showDemo(stdout io.Writer, cfg demo.Config, rows []demo.Row, hist map[strin
 	if err := demo.WriteTable(stdout, rows); err != nil {
 		return err
 	}
-	demo.WriteStories(stdout, rows, hist)
+	told := demo.Tell(rows, hist)
+	demo.WriteStories(stdout, rows, told)
 	if report != "" {
-		if err := writeReport(report, cfg, rows, hist); err != nil {
+		if err := writeReport(report, cfg, rows, told); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nreport: %s\n", report)
@@ -100,7 +101,7 @@ func showDemo(stdout io.Writer, cfg demo.Config, rows []demo.Row, hist map[strin
 	return demo.Verdict(rows)
 }
 
-func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string][]history.Op) error {
+func writeReport(path string, cfg demo.Config, rows []demo.Row, told demo.Told) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string]
 	if err != nil {
 		return err
 	}
-	if err := demo.WriteReport(f, cfg, rows, hist); err != nil {
+	if err := demo.WriteReport(f, cfg, rows, told); err != nil {
 		f.Close()
 		return fmt.Errorf("write report: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -73,16 +72,15 @@ func (b *booker) number(t *testing.T, path, field string) int {
 	return int(v)
 }
 
-// chromium returns the Chromium executable, or skips the test.
+// chromium returns the Chromium executable (harness.Chromium), or skips
+// the test.
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	p := harness.Chromium()
+	if p == "" {
+		t.Skip("chromium is not installed: skipping the live page's browser test (apt-get install chromium)")
 	}
-	t.Skip("chromium is not installed: skipping the live page's browser test (apt-get install chromium)")
-	return ""
+	return p
 }
 
 // browser starts a headless Chromium with a fresh profile, on a closed

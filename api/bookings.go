@@ -107,9 +107,10 @@ func (s *Server) eventLabel(event, code string) string {
 }
 
 // bookingRequest decodes and validates a booking and assigns its id: a
-// random one, or with an Idempotency-Key one derived from the event and
-// key, so a replay (even after a restart of booker) names the same
-// booking, with a fingerprint of the body to tell a different body apart.
+// random one, or with an Idempotency-Key the one ticket.KeyBookingID
+// derives from the event and key, so a replay (even after a restart of
+// booker) names the same booking, with a fingerprint of the body to tell
+// a different body apart.
 func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.Request, error) {
 	bad := func(msg string) (ipc.Request, error) {
 		return ipc.Request{}, &errBadRequest{http.StatusBadRequest, "invalid_request", msg}
@@ -139,9 +140,8 @@ func bookingRequest(w http.ResponseWriter, r *http.Request, event string) (ipc.R
 		if key == "" || len(key) > MaxKey || !utf8.ValidString(key) {
 			return bad("Idempotency-Key must be 1.." + strconv.Itoa(MaxKey) + " bytes of UTF-8")
 		}
-		id := sha256.Sum256([]byte(event + "\x00" + key))
 		fp := sha256.Sum256([]byte(req.Buyer + "\x00" + strconv.Itoa(req.Seat)))
-		req.ID = "k-" + hex.EncodeToString(id[:16])
+		req.ID = ticket.KeyBookingID(event, key)
 		req.Fingerprint = hex.EncodeToString(fp[:12])
 	} else {
 		var rnd [10]byte
@@ -166,10 +166,18 @@ func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, erro
 
 // settle finds out what became of a request whose sellers all died. Its
 // id was chosen before the first attempt and every seller that held it
-// is dead or fenced off, so the store tells: a booking under that id
-// (its lookup waits, under the event's lock, for any commit still
-// holding it) is the answer, the id's absence means it was not booked
-// (died). Only when the store cannot be read is the outcome unknown.
+// is dead or fenced off, so the store tells: a booking under that id is
+// the answer, the id's absence is answered as not booked (died). Only
+// when the store cannot be read is the outcome unknown.
+//
+// The absence is certain only for the file store in locked mode, whose
+// lookup takes the event's lock and so waits for a commit that passed a
+// seller's fence and still holds it. In race mode the lookup takes no
+// lock, so it does not wait for a fenced-off seller's write that passed
+// the fence; on PostgreSQL it is a plain SELECT, which does not wait for
+// a COMMIT still in flight from a killed or fenced-off seller. Such a
+// commit can land after the lookup. A retry with the same
+// Idempotency-Key (the same id) still books the request at most once.
 func (s *Server) settle(ctx context.Context, req ipc.Request, died error) (*ipc.Result, error) {
 	b, err := s.cfg.Store.Lookup(context.WithoutCancel(ctx), req.Event, req.ID)
 	switch {

@@ -140,3 +140,23 @@ func TestSellersDiedIsSettledByTheStore(t *testing.T) {
 		t.Fatalf("labels %v", obs.got)
 	}
 }
+
+// TestKeyBookingID: a booking with an Idempotency-Key gets the id
+// ticket.KeyBookingID derives from the event and the key, the id the
+// soak's clients record in their history without asking booker; the id
+// is pinned too, as ids already in ticket files must stay reachable by
+// a replay of their key.
+func TestKeyBookingID(t *testing.T) {
+	s, _, _ := newServer(t, queue{submit: func(req ipc.Request) (*ipc.Result, error) {
+		return &ipc.Result{Result: ticket.Result{Booking: ticket.Booking{ID: req.ID, Seat: 1, Buyer: req.Buyer}}}, nil
+	}})
+	w, _ := post(s, "order-1")
+	var b bookingView
+	json.Unmarshal(w.Body.Bytes(), &b)
+	if want := ticket.KeyBookingID("demo", "order-1"); w.Code != 201 || b.ID != want {
+		t.Fatalf("answered %d with id %q, want %q", w.Code, b.ID, want)
+	}
+	if b.ID != "k-91b6a6b4c548cf0aaabe7f17806f610d" {
+		t.Fatalf("the id of a key changed: %s", b.ID)
+	}
+}

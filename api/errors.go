@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/bookerhq/booker/ipc"
@@ -42,7 +43,7 @@ var answers = []struct {
 	{supervisor.ErrStopping, http.StatusServiceUnavailable, "overloaded", "overloaded",
 		"booking queue is full or booker is shutting down; retry later"},
 	{supervisor.ErrSellersDied, http.StatusServiceUnavailable, "sellers_failed", "error",
-		"not booked: the sellers that held this request died, and it is not in the ticket store; a retry books it at most once"},
+		"not booked as far as the ticket store can tell: the sellers that held this request died and it does not hold it; a retry with the same Idempotency-Key books it at most once"},
 	{errOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "error", ""},
 	{ticket.ErrUnavailable, http.StatusServiceUnavailable, "store_unavailable", "unavailable", ""},
 	{ticket.ErrLockTimeout, http.StatusGatewayTimeout, "timeout", "timeout", ""},
@@ -68,8 +69,15 @@ func answerFor(err error) (status int, code, label, message string) {
 }
 
 // writeErr answers an error of the store, the supervisor or a seller.
-// Unexpected errors (500) are logged.
 func (s *Server) writeErr(w http.ResponseWriter, err error) {
+	WriteErrorFor(w, err, s.cfg.Log)
+}
+
+// WriteErrorFor writes the API's answer to an error of the store, the
+// supervisor or a seller, from the one table of answers: its status and
+// error body, with Retry-After on a 503. An unexpected error (500) is
+// logged to log, if not nil.
+func WriteErrorFor(w http.ResponseWriter, err error, log *slog.Logger) {
 	status, code, _, msg := answerFor(err)
 	switch status {
 	case http.StatusServiceUnavailable:
@@ -77,7 +85,9 @@ func (s *Server) writeErr(w http.ResponseWriter, err error) {
 	case http.StatusGatewayTimeout:
 		msg = "no seller answered in time; retry with an Idempotency-Key to book at most once (" + msg + ")"
 	case http.StatusInternalServerError:
-		s.cfg.Log.Error("request failed", "err", err)
+		if log != nil {
+			log.Error("request failed", "err", err)
+		}
 	}
 	WriteError(w, status, code, msg)
 }

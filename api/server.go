@@ -39,8 +39,10 @@ type Queue interface {
 // not block.
 type Observer interface {
 	// Booking is called once per booking request answered, with the
-	// result label (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded,
-	// timeout, error).
+	// result label: confirmed, or the label of the error's answer in
+	// errors.go (sold_out, seat_taken, cancelled, invalid, overloaded,
+	// unavailable, timeout, client_closed, error), the values of
+	// metrics.Results.
 	Booking(event, result string)
 	// HTTP is called once per request with its route pattern and status.
 	HTTP(route string, code int, d time.Duration)

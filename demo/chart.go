@@ -233,7 +233,9 @@ func barText(s *Section) string {
 // else the busiest stretch of writing sections.
 func zoomWindows(specs []laneSpec, focus map[string][]*Section) []laneSpec {
 	length := int64(12e6)
-	for _, secs := range focus {
+	type span struct{ from, to int64 }
+	spans := map[string]span{} // mode -> from the focus's first start to its last end
+	for mode, secs := range focus {
 		if len(secs) == 0 {
 			continue
 		}
@@ -241,18 +243,15 @@ func zoomWindows(specs []laneSpec, focus map[string][]*Section) []laneSpec {
 		for _, s := range secs {
 			from, to = min(from, s.Start), max(to, s.End)
 		}
+		spans[mode] = span{from, to}
 		length = max(length, (to-from)*13/10)
 	}
 	length = min(length, int64(40e6))
 	out := make([]laneSpec, len(specs))
 	for i, sp := range specs {
 		sp.From = busiest(sp.Secs, length) - sp.T0
-		if secs := focus[sp.Mode]; len(secs) > 0 {
-			from, to := secs[0].Start, secs[0].End
-			for _, s := range secs {
-				from, to = min(from, s.Start), max(to, s.End)
-			}
-			sp.From = from - sp.T0 - (length-(to-from))/2
+		if f, ok := spans[sp.Mode]; ok {
+			sp.From = f.from - sp.T0 - (length-(f.to-f.from))/2
 		}
 		sp.From = max(sp.From, 0)
 		sp.To = sp.From + length

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"strings"
-
-	"github.com/bookerhq/booker/history"
 )
 
 //go:embed report.tmpl
@@ -53,21 +50,24 @@ type modeStories struct {
 // seller's critical sections of both runs on one time axis, and a zoom at
 // true length; and, for the first few seats sold twice and bookings
 // lost, the story of the critical sections that did it, from the
-// recorded history. hist holds each mode's history (by Row.Mode).
-func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.Op) error {
+// recorded history (told).
+func WriteReport(w io.Writer, cfg Config, rows []Row, told Told) error {
 	p := page{
 		Title: fmt.Sprintf("%d sellers, %d tickets, %d buyers: without a lock, and with one", cfg.Sellers, cfg.Capacity, cfg.Buyers),
 		Workload: fmt.Sprintf("%d buyers, %d at a time, each asking booker for one ticket (%s) of an event with %d tickets, "+
-			"sold by %d seller processes.", cfg.Buyers, cfg.Concurrency, seatWords(cfg), cfg.Capacity, cfg.Sellers),
+			"sold by %d seller processes.", cfg.Buyers, cfg.Concurrency, cfg.Seats.Words(), cfg.Capacity, cfg.Sellers),
 		Summary: Summary(rows),
 	}
-	p.Heads, p.Table, p.Notes = htmlTable(rows)
+	g := newGrid(rows)
+	p.Heads, p.Table = g.heads, g.lines
+	for _, n := range g.whys {
+		p.Notes = append(p.Notes, fmt.Sprintf("Why not, in %s: %s.", n.mode, n.why))
+	}
 	var specs []laneSpec
 	focus := map[string][]*Section{}
 	for _, r := range rows {
-		ops := hist[r.Mode]
-		secs := sections(ops)
-		set := tell(ops, secs, r.Missing)
+		tm := told.modes[r.Mode]
+		secs, set := tm.secs, tm.set
 		mst := modeStories{Mode: r.Mode, Title: modeTitle(r), Row: r, Set: set}
 		if n := len(set.MoreSeats); n > 0 {
 			seats := make([]string, n)
@@ -87,7 +87,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 			focus[r.Mode] = set.Lost[0].secs
 		}
 		specs = append(specs, laneSpec{Mode: r.Mode, Title: modeTitle(r), Sellers: cfg.Sellers, Secs: secs,
-			T0: runStart(ops), Marks: set.marks()})
+			T0: tm.t0, Marks: set.marks()})
 	}
 	var span int64 = 1
 	for _, sp := range specs {
@@ -105,40 +105,4 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, hist map[string][]history.
 	}
 	p.Zoom = buildChart(zoom, false, 1, "milliseconds since the run's first request")
 	return reportTmpl.Execute(w, p)
-}
-
-// seatWords says which seats the buyers asked for.
-func seatWords(cfg Config) string {
-	if cfg.Seats.Hot > 0 {
-		return fmt.Sprintf("a seat chosen at random among seats 1 to %d", cfg.Seats.Hot)
-	}
-	return "any free seat"
-}
-
-// htmlTable is the table of WriteTable for the page: the long reasons of
-// the history check go below it, as notes.
-func htmlTable(rows []Row) (heads []string, lines []tableLine, notes []string) {
-	for _, r := range rows {
-		heads = append(heads, modeTitle(r))
-		if !r.Linearizes {
-			_, why, _ := strings.Cut(r.History, ": ")
-			notes = append(notes, fmt.Sprintf("Why not, in %s: %s.", modeTitle(r), why))
-		}
-	}
-	for _, m := range measures {
-		l := tableLine{Label: m.label}
-		for _, r := range rows {
-			c := cell{Text: m.value(r)}
-			c.Text, _, _ = strings.Cut(c.Text, ": ")
-			if m.bad != nil {
-				c.Class = "good"
-				if m.bad(r) {
-					c.Class = "bad"
-				}
-			}
-			l.Values = append(l.Values, c)
-		}
-		lines = append(lines, l)
-	}
-	return heads, lines, notes
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookerhq/booker/internal/harness"
 )
 
 var screenshot = flag.String("screenshot", "", "also write the report's screenshot here (e.g. ../docs/report.png)")
@@ -27,7 +29,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := WriteReport(&buf, cfg, rows, hist); err != nil {
+	if err := WriteReport(&buf, cfg, rows, Tell(rows, hist)); err != nil {
 		t.Fatal(err)
 	}
 	html := buf.String()
@@ -35,7 +37,7 @@ func TestReportInBrowser(t *testing.T) {
 	if strings.Count(html, "http://") != strings.Count(html, `xmlns="http://www.w3.org/2000/svg"`) || strings.Contains(html, "https://") {
 		t.Error("the report refers to the network")
 	}
-	browser := findBrowser()
+	browser := harness.Chromium()
 	if browser == "" {
 		t.Skip("chromium not installed (apt-get install chromium, as .ci/run does): report not rendered")
 	}
@@ -128,15 +130,6 @@ func checkPage(t *testing.T, html string, rows []Row) {
 	if !strings.Contains(html, "<title>seller ") || !strings.Contains(html, " for buyer-") {
 		t.Error("bars have no tooltips naming seats and buyers")
 	}
-}
-
-func findBrowser() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 // runBrowser runs headless Chromium on its own profile, without network

@@ -41,6 +41,32 @@ type facts struct {
 	missing map[string]bool
 }
 
+// Told is what the histories of a demonstration tell, found once for
+// WriteStories and WriteReport: each mode's critical sections and its
+// stories of anomalies.
+type Told struct {
+	modes map[string]toldMode // by Row.Mode
+}
+
+// toldMode is what one mode's history tells.
+type toldMode struct {
+	t0   int64 // the run's start
+	secs []*Section
+	set  storySet
+}
+
+// Tell reads each row's history in hist (by Row.Mode) for its critical
+// sections and stories.
+func Tell(rows []Row, hist map[string][]history.Op) Told {
+	t := Told{modes: map[string]toldMode{}}
+	for _, r := range rows {
+		ops := hist[r.Mode]
+		secs := sections(ops)
+		t.modes[r.Mode] = toldMode{t0: runStart(ops), secs: secs, set: tell(ops, secs, r.Missing)}
+	}
+	return t
+}
+
 // tell finds the seats sold twice and the confirmed bookings missing from
 // the ticket file (by id) in a run, and tells the first few.
 func tell(ops []history.Op, secs []*Section, missing []string) storySet {

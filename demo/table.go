@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bookerhq/booker/history"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -48,23 +47,56 @@ func modeTitle(r Row) string {
 	return r.Mode + " mode"
 }
 
+// grid is the side-by-side table of the rows, for the terminal and the
+// page: the modes' titles, one line per measure with a cell per row, and
+// the reasons of the history check cut from the cells (what follows ": "
+// in a value), too long for a column.
+type grid struct {
+	heads []string
+	lines []tableLine
+	whys  []modeWhy
+}
+
+// modeWhy is a reason cut from a cell, with the title of its row's mode.
+type modeWhy struct{ mode, why string }
+
+// newGrid lays the rows out side by side.
+func newGrid(rows []Row) grid {
+	var g grid
+	for _, r := range rows {
+		g.heads = append(g.heads, modeTitle(r))
+	}
+	for _, m := range measures {
+		l := tableLine{Label: m.label}
+		for _, r := range rows {
+			text, why, ok := strings.Cut(m.value(r), ": ")
+			if ok {
+				g.whys = append(g.whys, modeWhy{modeTitle(r), why})
+			}
+			c := cell{Text: text}
+			if m.bad != nil {
+				c.Class = "good"
+				if m.bad(r) {
+					c.Class = "bad"
+				}
+			}
+			l.Values = append(l.Values, c)
+		}
+		g.lines = append(g.lines, l)
+	}
+	return g
+}
+
 // WriteTable writes the rows side by side: one line per measure, its
 // label on the left, one column per mode. The reasons of the history
 // check, too long for a column, follow the table.
 func WriteTable(w io.Writer, rows []Row) error {
-	cells := [][]string{{""}}
-	for _, r := range rows {
-		cells[0] = append(cells[0], modeTitle(r))
-	}
-	var notes []string
-	for _, m := range measures {
-		line := []string{m.label}
-		for _, r := range rows {
-			v, why, ok := strings.Cut(m.value(r), ": ")
-			if ok {
-				notes = append(notes, fmt.Sprintf("why not, in %s: %s", modeTitle(r), why))
-			}
-			line = append(line, v)
+	g := newGrid(rows)
+	cells := [][]string{append([]string{""}, g.heads...)}
+	for _, l := range g.lines {
+		line := []string{l.Label}
+		for _, c := range l.Values {
+			line = append(line, c.Text)
 		}
 		cells = append(cells, line)
 	}
@@ -82,8 +114,8 @@ func WriteTable(w io.Writer, rows []Row) error {
 		}
 		b.WriteString("\n")
 	}
-	for _, n := range notes {
-		b.WriteString(wrap(n, 78, "  ", "  ") + "\n")
+	for _, n := range g.whys {
+		b.WriteString(wrap(fmt.Sprintf("why not, in %s: %s", n.mode, n.why), 78, "  ", "  ") + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -124,10 +156,9 @@ func Summary(rows []Row) []string {
 
 // WriteStories writes, for each row with anomalies, how its first seat
 // sold twice and its first lost booking happened, wrapped for a terminal.
-func WriteStories(w io.Writer, rows []Row, hist map[string][]history.Op) {
+func WriteStories(w io.Writer, rows []Row, told Told) {
 	for _, r := range rows {
-		ops := hist[r.Mode]
-		set := tell(ops, sections(ops), r.Missing)
+		set := told.modes[r.Mode].set
 		var told []story
 		if len(set.Seats) > 0 {
 			told = append(told, set.Seats[0])

@@ -58,13 +58,7 @@ func TestOversellDemo(t *testing.T) {
 // package's TestReportInBrowser checks the page in depth.)
 func checkReportInBrowser(t *testing.T, report string) {
 	t.Helper()
-	var browser string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
+	browser := harness.Chromium()
 	if browser == "" {
 		t.Log("chromium not installed (apt-get install chromium, as .ci/run does): report not rendered")
 		return

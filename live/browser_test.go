@@ -3,7 +3,6 @@ package live_test
 import (
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/bookerhq/booker/ticket"
+	"github.com/bookerhq/booker/internal/harness"
 )
 
 var update = flag.Bool("update", false, "write ../docs/live.png, README's screenshot, from the race-mode browser test")
@@ -39,7 +38,7 @@ func TestPageLocked(t *testing.T) {
 		}
 	}
 	sold := b.number(t, "/v1/events/demo", "sold")
-	if err := chromedp.Do(ctx, chromedp.Navigate(b.url+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, fmt.Sprintf("%d sold", sold), fmt.Sprintf(`document.getElementById('event').dataset.sold === '%d'`, sold), 10*time.Second)
@@ -87,7 +86,7 @@ func TestPageLocked(t *testing.T) {
 			t.Fatalf("booking big: %d %v", code, m)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(b.url+"/?event=big")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.URL+"/?event=big")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "the 100,000-seat event", `(e => e.dataset.event === 'big' && e.dataset.seatsBooked === '3')(document.getElementById('event'))`, 10*time.Second)
@@ -108,7 +107,7 @@ func TestPageLocked(t *testing.T) {
 func TestPageRace(t *testing.T) {
 	ctx := browser(t)
 	b := startBooker(t, "--mode", "race", "--race-window", "3ms", "--sellers", "4", "--tickets", "300")
-	if err := chromedp.Do(ctx, chromedp.Navigate(b.url+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "a first update", `Number(document.body.dataset.polls) > 0`, 10*time.Second)
@@ -132,7 +131,7 @@ func TestPageRace(t *testing.T) {
 	}
 	double := b.number(t, "/v1/events/demo/audit", "double_booked_seats")
 	sold := b.number(t, "/v1/events/demo", "sold")
-	twice, once := fileSeats(t, b.dataDir)
+	twice, once := fileSeats(t, b.DataDir)
 	if len(twice) == 0 {
 		t.Fatalf("the audit reports %d double-booked seats, the ticket file none", double)
 	}
@@ -179,10 +178,7 @@ func bookConcurrently(b *booker, workers, each int) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				body := fmt.Sprintf(`{"buyer":"api-%d-%d"}`, w, i)
-				if resp, err := http.Post(b.url+"/v1/events/demo/bookings", "application/json", strings.NewReader(body)); err == nil {
-					resp.Body.Close()
-				}
+				b.Book("demo", fmt.Sprintf("api-%d-%d", w, i), 0, "")
 			}
 		})
 	}
@@ -193,10 +189,7 @@ func bookConcurrently(b *booker, workers, each int) {
 // seats held by two or more bookings and those held by one, ascending.
 func fileSeats(t *testing.T, dataDir string) (twice, once []string) {
 	t.Helper()
-	e, err := ticket.ReadEvent(dataDir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := harness.ReadEvent(t, dataDir, "demo")
 	count := map[int]int{}
 	for _, bk := range e.Bookings {
 		count[bk.Seat]++

@@ -62,7 +62,6 @@ type BuyersRun struct {
 type buyers struct {
 	api http.Handler
 	ctx context.Context // ends the runs at Close
-	now func() time.Time
 	wg  sync.WaitGroup
 
 	mu   sync.Mutex
@@ -79,7 +78,7 @@ func (b *buyers) start(event string, n, conc int) (BuyersRun, error) {
 		return *b.last, errBusy
 	}
 	b.runs++
-	run := &BuyersRun{Run: b.runs, Event: event, Buyers: n, Concurrency: conc, Running: true, StartedAt: b.now()}
+	run := &BuyersRun{Run: b.runs, Event: event, Buyers: n, Concurrency: conc, Running: true, StartedAt: time.Now()}
 	b.last = run
 	b.wg.Add(1)
 	go b.send(run)
@@ -95,7 +94,7 @@ func (b *buyers) status() *BuyersRun {
 	}
 	r := *b.last
 	if r.Running {
-		r.Seconds = b.now().Sub(r.StartedAt).Seconds()
+		r.Seconds = time.Since(r.StartedAt).Seconds()
 	}
 	return &r
 }
@@ -132,7 +131,7 @@ func (b *buyers) send(run *BuyersRun) {
 	wg.Wait()
 	b.mu.Lock()
 	run.Running = false
-	run.Seconds = b.now().Sub(run.StartedAt).Seconds()
+	run.Seconds = time.Since(run.StartedAt).Seconds()
 	b.mu.Unlock()
 }
 

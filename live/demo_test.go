@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookerhq/booker/internal/harness"
 )
 
 // TestDemoFlag runs a real locked-mode booker with --demo: the page has
@@ -13,7 +15,7 @@ import (
 // the audit, the metrics), so locked mode sells exactly the capacity.
 func TestDemoFlag(t *testing.T) {
 	b := startBooker(t, "--demo", "--sellers", "2", "--tickets", "50", "--audit-interval", "100ms")
-	resp, err := http.Get(b.url + "/")
+	resp, err := http.Get(b.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,15 +28,11 @@ func TestDemoFlag(t *testing.T) {
 		t.Fatalf("POST /v1/live/buyers: %d %v", code, m)
 	}
 	var run map[string]any
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	harness.WaitFor(t, 10*time.Second, "the run of buyers to end", func() bool {
 		_, v := b.do(t, "GET", "/v1/live", nil)
-		if run, _ = v["buyers"].(map[string]any); run != nil && run["running"] == false {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the run did not end: %v", run)
-		}
-	}
+		run, _ = v["buyers"].(map[string]any)
+		return run != nil && run["running"] == false
+	})
 	if run["confirmed"] != 50.0 || run["refused"] != 10.0 || run["failed"] != 0.0 {
 		t.Errorf("run %v, want 50 confirmed and 10 refused", run)
 	}
@@ -45,7 +43,7 @@ func TestDemoFlag(t *testing.T) {
 	if rep["confirmed"] != 50.0 || rep["oversold"] != 0.0 || rep["double_booked_seats"] != 0.0 || rep["lost"] != 0.0 {
 		t.Errorf("audit %v, want 50 confirmed and nothing wrong", rep)
 	}
-	resp, err = http.Get(b.url + "/metrics")
+	resp, err = http.Get(b.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

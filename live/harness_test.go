@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -22,18 +21,15 @@ import (
 // TestMain builds booker and seller once for the browser tests.
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
-// booker is one running booker process.
-type booker struct {
-	url     string
-	dataDir string
-}
+// booker is one running booker process (internal/harness) with the
+// browser tests' helpers.
+type booker struct{ *harness.Booker }
 
-// startBooker runs the real booker (internal/harness) on a fresh data
-// dir with extra flags, and waits until every seller is ready.
+// startBooker runs the real booker (harness.Start) on a fresh data dir
+// with extra flags, and waits until every seller is ready.
 func startBooker(t *testing.T, flags ...string) *booker {
 	t.Helper()
-	b := harness.Start(t, harness.BinDir(t), t.TempDir(), nil, flags...)
-	return &booker{url: b.URL, dataDir: b.DataDir}
+	return &booker{harness.Start(t, harness.BinDir(t), t.TempDir(), nil, flags...)}
 }
 
 // do sends a request with a JSON body (if any) and decodes a JSON answer
@@ -45,14 +41,14 @@ func (b *booker) do(t *testing.T, method, path string, body any) (int, map[strin
 		data, _ := json.Marshal(body)
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, b.url+path, rd)
+	req, err := http.NewRequest(method, b.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := harness.Client.Do(req)
 	if err != nil {
 		return 0, nil
 	}
@@ -73,16 +69,15 @@ func (b *booker) number(t *testing.T, path, field string) int {
 	return int(v)
 }
 
-// chromium returns the Chromium executable, or skips the test.
+// chromium returns the Chromium executable (harness.Chromium), or skips
+// the test.
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	p := harness.Chromium()
+	if p == "" {
+		t.Skip("chromium is not installed: skipping the live page's browser test (apt-get install chromium)")
 	}
-	t.Skip("chromium is not installed: skipping the live page's browser test (apt-get install chromium)")
-	return ""
+	return p
 }
 
 // browser starts a headless Chromium with a fresh profile, on a closed

@@ -28,9 +28,8 @@ import (
 	"github.com/bookerhq/booker/ticket"
 )
 
-// DefaultMaxEvents is how many events GET /v1/live describes without
-// ?event=.
-const DefaultMaxEvents = 4
+// maxEvents is how many events GET /v1/live describes without ?event=.
+const maxEvents = 4
 
 // maxEventIDs bounds the event ids listed in View.EventIDs.
 const maxEventIDs = 100
@@ -68,9 +67,6 @@ type Config struct {
 	// Demo enables the page's control that sends buyers and its route,
 	// POST /v1/live/buyers.
 	Demo bool
-	// MaxEvents is how many events GET /v1/live describes without
-	// ?event= (DefaultMaxEvents if zero).
-	MaxEvents int
 	// HTTP, if set, is called once per request to a live route with the
 	// route, status and duration (api.Observer.HTTP, for metrics).
 	HTTP func(route string, code int, d time.Duration)
@@ -101,9 +97,6 @@ type AuditView struct {
 
 // New returns a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.MaxEvents <= 0 {
-		cfg.MaxEvents = DefaultMaxEvents
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -113,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), page: p, stop: stop, audits: map[string]AuditView{},
-		buyers: &buyers{api: cfg.API, ctx: ctx, now: time.Now}}
+		buyers: &buyers{api: cfg.API, ctx: ctx}}
 	s.route("GET /{$}", "/", s.servePage)
 	s.route("/v1/live", "/v1/live", s.serveView)
 	if cfg.Demo {
@@ -167,7 +160,7 @@ type View struct {
 	EventIDs    []string `json:"event_ids"`
 	EventsTotal int      `json:"events_total"`
 	// Events describes the event asked for with ?event=, else the first
-	// MaxEvents events.
+	// 4 events.
 	Events []EventView `json:"events"`
 	// Sellers are the seller slots.
 	Sellers []SellerView `json:"sellers"`
@@ -198,22 +191,16 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.view(r.Context(), r.URL.Query().Get("event"))
-	switch {
-	case errors.Is(err, ticket.ErrNoEvent):
-		api.WriteError(w, http.StatusNotFound, "event_not_found", err.Error())
-	case errors.Is(err, ticket.ErrInvalid):
-		api.WriteError(w, http.StatusBadRequest, "invalid_request", err.Error())
-	case err != nil:
-		s.cfg.Log.Error("live view", "err", err)
-		api.WriteError(w, http.StatusInternalServerError, "internal_error", err.Error())
-	default:
-		w.Header().Set("Cache-Control", "no-store")
-		api.WriteJSON(w, http.StatusOK, v)
+	if err != nil {
+		api.WriteErrorFor(w, err, s.cfg.Log.With("route", "/v1/live"))
+		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	api.WriteJSON(w, http.StatusOK, v)
 }
 
 // view builds the answer of GET /v1/live: one event, or the first
-// MaxEvents.
+// maxEvents.
 func (s *Server) view(ctx context.Context, event string) (View, error) {
 	ids, err := s.cfg.Store.List(ctx)
 	if err != nil {
@@ -221,7 +208,7 @@ func (s *Server) view(ctx context.Context, event string) (View, error) {
 	}
 	v := View{Mode: string(s.cfg.Store.Mode()), RaceWindowMS: ms(s.cfg.RaceWindow), Demo: s.cfg.Demo, Time: time.Now(),
 		EventIDs: ids[:min(len(ids), maxEventIDs)], EventsTotal: len(ids), Events: []EventView{}}
-	want := ids[:min(len(ids), s.cfg.MaxEvents)]
+	want := ids[:min(len(ids), maxEvents)]
 	if event != "" {
 		want = []string{event}
 	}

@@ -172,6 +172,31 @@ func TestView(t *testing.T) {
 	}
 }
 
+// TestViewFirstEvents checks that GET /v1/live describes the first
+// maxEvents events (in id order) without ?event=, and any one with it.
+func TestViewFirstEvents(t *testing.T) {
+	s, store := newServer(t, ticket.Locked, false, &fakeAPI{})
+	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {
+		if _, err := store.Create(context.Background(), id, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v View
+	if err := json.Unmarshal(get(t, s, "GET", "/v1/live", "").Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range v.Events {
+		ids = append(ids, e.ID)
+	}
+	if v.EventsTotal != 6 || len(v.EventIDs) != 6 || strings.Join(ids, ",") != "demo,e1,e2,e3" {
+		t.Errorf("events total %d, ids %v, described %v; want 6, 6 and demo,e1,e2,e3", v.EventsTotal, v.EventIDs, ids)
+	}
+	if err := json.Unmarshal(get(t, s, "GET", "/v1/live?event=e5", "").Body.Bytes(), &v); err != nil || len(v.Events) != 1 || v.Events[0].ID != "e5" {
+		t.Errorf("?event=e5: %+v %v", v.Events, err)
+	}
+}
+
 func TestBuyers(t *testing.T) {
 	api := &fakeAPI{release: make(chan struct{})}
 	s, _ := newServer(t, ticket.Race, true, api)
@@ -233,5 +258,30 @@ func TestCloseEndsRun(t *testing.T) {
 	}
 	if run := s.buyers.status(); run.Running || run.Answered > DefaultConcurrency {
 		t.Errorf("after Close: %+v", run)
+	}
+}
+
+// awayStore is a store that cannot be reached (a PostgreSQL store whose
+// server is away).
+type awayStore struct{ *ticket.Store }
+
+func (awayStore) List(context.Context) ([]string, error) {
+	return nil, fmt.Errorf("%w: connection refused", ticket.ErrUnavailable)
+}
+
+// TestViewErrorsAnswerAsTheAPI: GET /v1/live answers a store's error as
+// the API does: an unreachable store is a 503 to retry, not a 500.
+func TestViewErrorsAnswerAsTheAPI(t *testing.T) {
+	_, store := newServer(t, ticket.Locked, false, &fakeAPI{})
+	s, err := New(Config{Store: awayStore{store}, API: &fakeAPI{}, Sellers: fakeSellers{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := get(t, s, "GET", "/v1/live", "")
+	var body struct{ Error string }
+	json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != 503 || body.Error != "store_unavailable" || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("store away: %d %s (Retry-After %q)", w.Code, w.Body, w.Header().Get("Retry-After"))
 	}
 }

@@ -48,6 +48,15 @@ func (s Seats) String() string {
 	return "any"
 }
 
+// Words says in plain words which seat each buyer asks for: "any free
+// seat", or "a seat chosen at random among seats 1 to K".
+func (s Seats) Words() string {
+	if s.Hot > 0 {
+		return fmt.Sprintf("a seat chosen at random among seats 1 to %d", s.Hot)
+	}
+	return "any free seat"
+}
+
 // Config is one load run.
 type Config struct {
 	URL         string // booker's base URL

@@ -3,8 +3,6 @@ package soak
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/ticket"
 )
 
 // client is one client of the soak: it books with keys of its own, one
@@ -93,8 +92,7 @@ func (c *client) newKey() *key {
 	c.n++
 	k := &key{key: fmt.Sprintf("%s-%d", c.name, c.n), buyer: fmt.Sprintf("buyer-%s-%d", c.name, c.n)}
 	// booker derives the booking id from the event and the key (api).
-	sum := sha256.Sum256([]byte(Event + "\x00" + k.key))
-	k.id = "k-" + hex.EncodeToString(sum[:16])
+	k.id = ticket.KeyBookingID(Event, k.key)
 	c.keys = append(c.keys, k)
 	return k
 }

@@ -76,7 +76,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		rec.Close()
 		return sum, err
 	}
-	settle, stopSettling := context.WithTimeout(ctx, 1<<62)
+	// settle ends the clients' retries of unknown outcomes: a minute
+	// after the kills are over (below), or with ctx.
+	settle, stopSettling := context.WithCancel(ctx)
 	ctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -99,14 +101,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	stop()
 	// The kills are over: the clients retry what is still unknown while
 	// booker recovers, for at most a minute.
-	go func() {
-		select {
-		case <-time.After(time.Minute):
-		case <-settle.Done():
-		}
-		stopSettling()
-	}()
+	settleTimer := time.AfterFunc(time.Minute, stopSettling)
 	wg.Wait()
+	settleTimer.Stop()
 	stopSettling()
 	stopErr := b.stop()
 	sum.Duration = time.Since(start)

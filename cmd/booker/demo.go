@@ -63,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer os.RemoveAll(cfg.Dir)
 	}
 	fmt.Fprintf(stdout, "%d buyers, %d at a time, for %d tickets (%s); %d sellers; race mode pauses %v between read and write\n\n",
-		cfg.Buyers, cfg.Concurrency, cfg.Capacity, seatsWords(cfg.Seats), cfg.Sellers, cfg.Window)
+		cfg.Buyers, cfg.Concurrency, cfg.Capacity, cfg.Seats.Words(), cfg.Sellers, cfg.Window)
 	rows, hist, err := demo.Run(ctx, cfg)
 	if err != nil {
 		if len(rows) > 0 {
@@ -85,9 +85,10 @@ func showDemo(stdout io.Writer, cfg demo.Config, rows []demo.Row, hist map[strin
 	if err := demo.WriteTable(stdout, rows); err != nil {
 		return err
 	}
-	demo.WriteStories(stdout, rows, hist)
+	told := demo.Tell(rows, hist)
+	demo.WriteStories(stdout, rows, told)
 	if report != "" {
-		if err := writeReport(report, cfg, rows, hist); err != nil {
+		if err := writeReport(report, cfg, rows, told); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nreport: %s\n", report)
@@ -100,15 +101,7 @@ func showDemo(stdout io.Writer, cfg demo.Config, rows []demo.Row, hist map[strin
 	return demo.Verdict(rows)
 }
 
-// seatsWords says which seats the buyers ask for.
-func seatsWords(s load.Seats) string {
-	if s.Hot > 0 {
-		return fmt.Sprintf("each asks for one of seats 1-%d", s.Hot)
-	}
-	return "any free seat"
-}
-
-func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string][]history.Op) error {
+func writeReport(path string, cfg demo.Config, rows []demo.Row, told demo.Told) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -116,7 +109,7 @@ func writeReport(path string, cfg demo.Config, rows []demo.Row, hist map[string]
 	if err != nil {
 		return err
 	}
-	if err := demo.WriteReport(f, cfg, rows, hist); err != nil {
+	if err := demo.WriteReport(f, cfg, rows, told); err != nil {
 		f.Close()
 		return fmt.Errorf("write report: %w", err)
 	}

@@ -64,7 +64,11 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	sl.conn, sl.pending = c, false
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.transition(sl, StateReady)
+	// Only from Starting: a child that said Ready and died at once may
+	// have been moved to Backoff (or Stopped, at the shutdown deadline)
+	// by runSlot before its connection was recorded. The slot stays
+	// there; the connection's end retires it.
+	s.transition(sl, StateReady, StateStarting)
 	s.takeRouting(c)
 	c.log.Info("seller ready", "pid", peer.PID)
 

@@ -156,12 +156,8 @@ func (m *Metrics) Result(slot int, r *ipc.Result) {
 		return
 	}
 	s := strconv.Itoa(slot)
-	hold := r.Hold
-	if !r.Locked && r.End > r.Start {
-		hold = time.Duration(r.End - r.Start)
-	}
 	m.lockWait.WithLabelValues(s, m.mode).Observe(r.Wait.Seconds())
-	m.lockHold.WithLabelValues(s, m.mode).Observe(hold.Seconds())
+	m.lockHold.WithLabelValues(s, m.mode).Observe(r.HoldTime().Seconds())
 	m.batch.WithLabelValues(s).Observe(float64(r.Batch))
 }
 

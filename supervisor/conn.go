@@ -309,7 +309,7 @@ func (c *sellerConn) recvLoop() error {
 		m, err := c.conn.Recv()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				c.s.kill(c.sl, 0, "unresponsive")
+				c.s.kill(c.sl, 0, reasonUnresponsive)
 				return fmt.Errorf("no heartbeat for %v: %w", timeout, err)
 			}
 			return err

@@ -80,8 +80,8 @@ type Observer interface {
 	Result(slot int, r *ipc.Result)
 	// SellerUp is called when a slot becomes ready or stops being ready.
 	SellerUp(slot int, up bool)
-	// Restart is called when a slot's seller is restarted, with a bounded
-	// reason: exit, exit_error, signal, spawn_failed, unresponsive.
+	// Restart is called when a slot's seller is restarted, with one of
+	// RestartReasons.
 	Restart(slot int, reason string)
 	// SellerMetrics is called with a seller's own metrics (text format).
 	SellerMetrics(slot int, text string)

@@ -162,10 +162,7 @@ func (b *Booker) WaitReady(ctx context.Context, d time.Duration) error {
 // PID is booker's process id.
 func (b *Booker) PID() int { return b.cmd.Process.Pid }
 
-// Exited is closed once booker has exited; Err then returns how.
-func (b *Booker) Exited() <-chan struct{} { return b.exited }
-
-// Err returns booker's exit error once Exited is closed.
+// Err waits for booker to exit and returns how (nil for status 0).
 func (b *Booker) Err() error {
 	<-b.exited
 	return b.err

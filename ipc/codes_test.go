@@ -9,33 +9,38 @@ import (
 )
 
 // wireCodes is every error a Result carries and its wire code, written
-// out apart from the codes table: the codes are the protocol.
+// out apart from the codes table: the codes are the protocol. also is
+// the sentinel that err's errors wrap as well, if any.
 var wireCodes = []struct {
 	code string
 	err  error
+	also error
 }{
-	{"sold_out", ticket.ErrSoldOut},
-	{"seat_taken", ticket.ErrSeatTaken},
-	{"cancelled", ticket.ErrCancelled},
-	{"key_reused", ticket.ErrKeyReused},
-	{"event_not_found", ticket.ErrNoEvent},
-	{"invalid", ticket.ErrInvalid},
-	{"lock_timeout", ticket.ErrLockTimeout},
-	{"torn_read", ticket.ErrTornRead},
-	{"corrupt", ticket.ErrCorrupt},
-	{"expired", ErrExpired},
-	{"unavailable", ticket.ErrUnavailable},
+	{"sold_out", ticket.ErrSoldOut, nil},
+	{"seat_taken", ticket.ErrSeatTaken, nil},
+	{"cancelled", ticket.ErrCancelled, nil},
+	{"key_reused", ticket.ErrKeyReused, nil},
+	{"event_not_found", ticket.ErrNoEvent, nil},
+	{"invalid", ticket.ErrInvalid, nil},
+	{"lock_timeout", ticket.ErrLockTimeout, nil},
+	{"torn_read", ticket.ErrTornRead, ticket.ErrCorrupt},
+	{"corrupt", ticket.ErrCorrupt, nil},
+	{"expired", ErrExpired, nil},
+	{"unavailable", ticket.ErrUnavailable, nil},
 }
 
 // TestCodesBothWays encodes each sentinel, wrapped, to its code and
 // decodes the code back to an error with the same message that is that
-// sentinel and no other.
+// sentinel (and the one it wraps) and no other.
 func TestCodesBothWays(t *testing.T) {
 	if len(codes) != len(wireCodes) {
 		t.Errorf("codes has %d entries, want %d", len(codes), len(wireCodes))
 	}
 	for _, w := range wireCodes {
 		err := fmt.Errorf("event demo: %w", w.err)
+		if w.also != nil {
+			err = fmt.Errorf("event demo: %w: %w", w.err, w.also)
+		}
 		code, msg := encodeErr(err)
 		if code != w.code || msg != err.Error() {
 			t.Errorf("encodeErr(%v) = %q, %q; want %q, %q", err, code, msg, w.code, err.Error())
@@ -46,7 +51,7 @@ func TestCodesBothWays(t *testing.T) {
 			continue
 		}
 		for _, o := range wireCodes {
-			if is := errors.Is(got, o.err); is != (o.err == w.err) {
+			if is := errors.Is(got, o.err); is != (o.err == w.err || o.err == w.also) {
 				t.Errorf("decodeErr(%q): errors.Is(%q's sentinel) = %v", w.code, o.code, is)
 			}
 		}
@@ -81,7 +86,8 @@ func TestCodesNoSentinel(t *testing.T) {
 
 // TestCodesTornReadBeforeCorrupt: a torn read wraps both ErrTornRead and
 // ErrCorrupt (as ticket's file store returns it); the table lists the
-// more specific torn_read first, so that is its code.
+// more specific torn_read first, so that is its code, and it decodes to
+// an error that is both again.
 func TestCodesTornReadBeforeCorrupt(t *testing.T) {
 	cause := fmt.Errorf("%w: unexpected end of JSON input", ticket.ErrCorrupt)
 	err := fmt.Errorf("%s: %w: %w", "/data/demo.json", ticket.ErrTornRead, cause)
@@ -92,7 +98,9 @@ func TestCodesTornReadBeforeCorrupt(t *testing.T) {
 	if code != "torn_read" || msg != err.Error() {
 		t.Fatalf("encodeErr(torn read) = %q, %q; want torn_read, %q", code, msg, err.Error())
 	}
-	if got := decodeErr(code, msg); !errors.Is(got, ticket.ErrTornRead) {
-		t.Errorf("decoded torn read %v is not ErrTornRead", got)
+	got := decodeErr(code, msg)
+	if !errors.Is(got, ticket.ErrTornRead) || !errors.Is(got, ticket.ErrCorrupt) {
+		t.Errorf("decoded torn read %v: ErrTornRead %v, ErrCorrupt %v; want both",
+			got, errors.Is(got, ticket.ErrTornRead), errors.Is(got, ticket.ErrCorrupt))
 	}
 }

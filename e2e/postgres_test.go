@@ -5,6 +5,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -243,5 +244,25 @@ func TestPostgresSellerConnectionsCut(t *testing.T) {
 	// only one cut three times over (MaxAttempts) is answered 503.
 	if v.ByStatus[201]+v.ByStatus[503] != len(answers) || v.ByStatus[503] > len(answers)/20 {
 		t.Fatalf("answers %v", v.ByStatus)
+	}
+}
+
+// TestPostgresInspectEmpty: `booker inspect --store DSN` on a database
+// without events prints [], though the data dir holds a file-store event
+// (the database's events are listed, never the files').
+func TestPostgresInspectEmpty(t *testing.T) {
+	dsn := pgtest.Fresh(t)
+	dir := t.TempDir()
+	files, err := ticket.Open(dir, ticket.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := files.Create(context.Background(), "files-only", 10); err != nil {
+		t.Fatal(err)
+	}
+	files.Close()
+	out, err := exec.Command(filepath.Join(harness.BinDir(t), "booker"), "inspect", "--store", dsn, "--data-dir", dir).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "[]" {
+		t.Fatalf("inspect of an empty database: %v\n%s", err, out)
 	}
 }

@@ -30,6 +30,13 @@ var codes = []struct {
 	{"unavailable", ticket.ErrUnavailable},
 }
 
+// wraps holds, for a sentinel of codes, the sentinel its errors always
+// wrap as well (ticket.ErrTornRead's wrap ticket.ErrCorrupt): a decoded
+// error is both, as the error that was sent.
+var wraps = map[error]error{
+	ticket.ErrTornRead: ticket.ErrCorrupt,
+}
+
 // codeOK is the code of a Result without an error; codeError of one
 // whose error has no code of its own.
 const (
@@ -51,14 +58,19 @@ func encodeErr(err error) (code, message string) {
 }
 
 // decodeErr returns the error a wire code and message stand for: one
-// that reads as the message and is the code's sentinel for errors.Is.
+// that reads as the message and is, for errors.Is, the code's sentinel
+// and the one that sentinel wraps (wraps).
 func decodeErr(code, message string) error {
 	if code == codeOK {
 		return nil
 	}
 	for _, c := range codes {
 		if c.code == code {
-			return &wireError{msg: message, err: c.err}
+			errs := []error{c.err}
+			if w := wraps[c.err]; w != nil {
+				errs = append(errs, w)
+			}
+			return &wireError{msg: message, errs: errs}
 		}
 	}
 	return &wireError{msg: message}
@@ -66,9 +78,9 @@ func decodeErr(code, message string) error {
 
 // wireError is an error that came over the socket.
 type wireError struct {
-	msg string
-	err error // the sentinel, nil for codeError
+	msg  string
+	errs []error // the sentinels, none for codeError
 }
 
-func (e *wireError) Error() string { return e.msg }
-func (e *wireError) Unwrap() error { return e.err }
+func (e *wireError) Error() string   { return e.msg }
+func (e *wireError) Unwrap() []error { return e.errs }

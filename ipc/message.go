@@ -83,6 +83,15 @@ type Result struct {
 	Compacted bool
 }
 
+// HoldTime is the commit's lock hold: Hold, or where no lock was taken
+// (race mode) the unguarded critical section from its read to its write.
+func (r *Result) HoldTime() time.Duration {
+	if !r.Locked && r.End > r.Start {
+		return time.Duration(r.End - r.Start)
+	}
+	return r.Hold
+}
+
 // Heartbeat proves the sender is alive. From a seller it may carry the
 // seller's own process metrics in the Prometheus text format.
 type Heartbeat struct {

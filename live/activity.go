@@ -82,11 +82,7 @@ func (a *Activity) Result(slot int, r *ipc.Result) {
 		b.n++
 	}
 	if r.Lead {
-		hold := r.Hold
-		if !r.Locked && r.End > r.Start {
-			hold = time.Duration(r.End - r.Start)
-		}
-		sa.commits[sa.next] = commit{at: now.UnixNano(), wait: r.Wait, hold: hold}
+		sa.commits[sa.next] = commit{at: now.UnixNano(), wait: r.Wait, hold: r.HoldTime()}
 		sa.next = (sa.next + 1) % lockSamples
 		sa.total++
 	}

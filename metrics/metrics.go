@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -105,7 +107,7 @@ func New(mode ticket.Mode, version string) *Metrics {
 		}, []string{"slot"}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "booker_seller_restarts_total",
-			Help: "Seller restarts by slot and reason (exit, exit_error, signal, spawn_failed, unresponsive).",
+			Help: "Seller restarts by slot and reason (" + strings.Join(supervisor.RestartReasons, ", ") + ").",
 		}, []string{"slot", "reason"}),
 		httpDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "booker_http_request_duration_seconds",
@@ -156,12 +158,8 @@ func (m *Metrics) Result(slot int, r *ipc.Result) {
 		return
 	}
 	s := strconv.Itoa(slot)
-	hold := r.Hold
-	if !r.Locked && r.End > r.Start {
-		hold = time.Duration(r.End - r.Start)
-	}
 	m.lockWait.WithLabelValues(s, m.mode).Observe(r.Wait.Seconds())
-	m.lockHold.WithLabelValues(s, m.mode).Observe(hold.Seconds())
+	m.lockHold.WithLabelValues(s, m.mode).Observe(r.HoldTime().Seconds())
 	m.batch.WithLabelValues(s).Observe(float64(r.Batch))
 }
 
@@ -198,15 +196,11 @@ func (m *Metrics) EventCreated(event string) { m.InitEvent(event) }
 // Results are the result label values of booker_bookings_total.
 var Results = []string{"confirmed", "sold_out", "seat_taken", "cancelled", "invalid", "overloaded", "unavailable", "timeout", "client_closed", "error"}
 
-// RestartReasons are the reason label values of
-// booker_seller_restarts_total.
-var RestartReasons = []string{"exit", "exit_error", "signal", "spawn_failed", "unresponsive"}
-
 // InitSlots makes the restart counters of slots 0..n-1 exist at 0 for
 // every reason, so that rate() and alerts see the first restart.
 func (m *Metrics) InitSlots(n int) {
 	for slot := range n {
-		for _, r := range RestartReasons {
+		for _, r := range supervisor.RestartReasons {
 			m.restarts.WithLabelValues(strconv.Itoa(slot), r)
 		}
 	}

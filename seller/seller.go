@@ -111,14 +111,8 @@ type store interface {
 func (s *seller) openStore(ctx context.Context, mode ticket.Mode) (store, error) {
 	w := s.w
 	if w.Store != "" {
-		lock := pgstore.LockEvent
-		if w.Lock != "" {
-			var err error
-			if lock, err = pgstore.ParseLock(w.Lock); err != nil {
-				return nil, err
-			}
-		}
-		return pgstore.Open(ctx, w.Store, pgstore.Options{Mode: mode, Lock: lock, RaceWindow: w.RaceWindow,
+		// pgstore defaults an empty lock to event and refuses an unknown one.
+		return pgstore.Open(ctx, w.Store, pgstore.Options{Mode: mode, Lock: pgstore.Lock(w.Lock), RaceWindow: w.RaceWindow,
 			LockTimeout: w.LockTimeout, MaxConns: 2, Fence: s.fence})
 	}
 	return ticket.Open(w.DataDir, ticket.Options{

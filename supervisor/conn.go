@@ -64,7 +64,11 @@ func (s *Supervisor) serveConn(nc *net.UnixConn) {
 	sl.conn, sl.pending = c, false
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.transition(sl, StateReady)
+	// Only from Starting: a child that said Ready and died at once may
+	// have been moved to Backoff (or Stopped, at the shutdown deadline)
+	// by runSlot before its connection was recorded. The slot stays
+	// there; the connection's end retires it.
+	s.transition(sl, StateReady, StateStarting)
 	s.takeRouting(c)
 	c.log.Info("seller ready", "pid", peer.PID)
 
@@ -305,7 +309,7 @@ func (c *sellerConn) recvLoop() error {
 		m, err := c.conn.Recv()
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				c.s.kill(c.sl, 0, "unresponsive")
+				c.s.kill(c.sl, 0, reasonUnresponsive)
 				return fmt.Errorf("no heartbeat for %v: %w", timeout, err)
 			}
 			return err

@@ -17,7 +17,7 @@ type job struct {
 	done      chan *ipc.Result // buffered 1; receives exactly one result (its Err may be ErrSellersDied)
 	once      sync.Once
 	abandoned atomic.Bool // the client stopped waiting
-	attempts  int         // sellers that died holding it; guarded by the conn that holds it
+	attempts  int         // sellers that held it and died or could not reach the store; guarded by the conn that holds it
 	jobs      *sync.WaitGroup
 }
 
@@ -140,19 +140,12 @@ func (s *Supervisor) dropRouting(c *sellerConn) {
 // requeue hands the requests of a dead seller to the others, retry queue
 // first. The caller has made sure the seller can commit none of them any
 // more (it is killed, or fenced off by its closed connection). A request
-// whose sellers died MaxAttempts times is not sent again (it may be what
+// that has had its MaxAttempts sellers is not sent again (it may be what
 // kills them): Submit returns ErrSellersDied for it.
 func (s *Supervisor) requeue(jobs []*job) {
 	for _, j := range jobs {
-		j.attempts++
-		if j.attempts >= s.cfg.MaxAttempts {
-			j.finish(&ipc.Result{Slot: -1, Result: ticket.Result{Err: fmt.Errorf("%w: %d in a row", ErrSellersDied, j.attempts)}})
-			continue
-		}
-		select {
-		case s.retry <- j:
-		default:
-			go func() { s.retry <- j }()
+		if !s.again(j) {
+			j.finish(&ipc.Result{Slot: -1, Result: ticket.Result{Err: fmt.Errorf("%w (attempt %d of %d)", ErrSellersDied, j.attempts, s.cfg.MaxAttempts)}})
 		}
 	}
 }
@@ -163,10 +156,20 @@ func (s *Supervisor) requeue(jobs []*job) {
 // to MaxAttempts sellers in all; then the result stands. It reports
 // whether it did.
 func (s *Supervisor) retryElsewhere(j *job, r *ipc.Result) bool {
-	if !errors.Is(r.Err, ticket.ErrUnavailable) || j.attempts+1 >= s.cfg.MaxAttempts || s.stopping.Load() {
+	if !errors.Is(r.Err, ticket.ErrUnavailable) || s.stopping.Load() {
 		return false
 	}
+	return s.again(j)
+}
+
+// again counts an attempt of j that came to nothing (its seller died, or
+// could not reach the store) and puts j on the retry queue, unless that
+// was its MaxAttempts-th: then it reports false and the caller answers j.
+func (s *Supervisor) again(j *job) bool {
 	j.attempts++
+	if j.attempts >= s.cfg.MaxAttempts {
+		return false
+	}
 	select {
 	case s.retry <- j:
 	default:

@@ -120,3 +120,27 @@ func TestHomes(t *testing.T) {
 		t.Fatal("without a ready seller the job did not go to the shared queue")
 	}
 }
+
+// TestRetryElsewhere: a seller that could not reach the store
+// (ErrUnavailable) hands the request back to the retry queue, counted as
+// an attempt, until MaxAttempts sellers had it: then its result stands.
+// Other results stand at once.
+func TestRetryElsewhere(t *testing.T) {
+	s := New(Config{MaxAttempts: 3}, slog.New(slog.DiscardHandler))
+	unavailable := &ipc.Result{Result: ticket.Result{Err: fmt.Errorf("%w: connection refused", ticket.ErrUnavailable)}}
+	j := newJob(s, "u")
+	for i := 1; i < 3; i++ {
+		if !s.retryElsewhere(j, unavailable) {
+			t.Fatalf("attempt %d: ErrUnavailable was not retried", i)
+		}
+		if got := <-s.retry; got != j || j.attempts != i {
+			t.Fatalf("attempt %d: retry queue had %v, attempts %d", i, got, j.attempts)
+		}
+	}
+	if s.retryElsewhere(j, unavailable) || len(s.retry) != 0 {
+		t.Fatalf("the third seller's ErrUnavailable was retried (retry queue %d)", len(s.retry))
+	}
+	if s.retryElsewhere(newJob(s, "sold"), &ipc.Result{Result: ticket.Result{Err: ticket.ErrSoldOut}}) || len(s.retry) != 0 {
+		t.Fatal("a refusal other than ErrUnavailable was retried")
+	}
+}

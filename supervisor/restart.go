@@ -140,17 +140,30 @@ func (s *Supervisor) noteRestart() (int, bool) {
 	return len(s.restarts), len(s.restarts) <= s.cfg.MaxRestarts
 }
 
-// exitReason classifies a child's exit into a bounded label.
+// Restart reasons: why a slot's seller was restarted.
+const (
+	reasonExit         = "exit"         // it exited with status 0
+	reasonExitError    = "exit_error"   // it exited with another status
+	reasonSignal       = "signal"       // a signal killed it
+	reasonSpawnFailed  = "spawn_failed" // it could not be started
+	reasonUnresponsive = "unresponsive" // booker killed it: no heartbeat
+)
+
+// RestartReasons are all the reasons Observer.Restart is called with, a
+// bounded set (for metric labels).
+var RestartReasons = []string{reasonExit, reasonExitError, reasonSignal, reasonSpawnFailed, reasonUnresponsive}
+
+// exitReason classifies a child's exit into a restart reason.
 func exitReason(err error) string {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return "exit"
+		return reasonExit
 	case errors.As(err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "signal"
+			return reasonSignal
 		}
-		return "exit_error"
+		return reasonExitError
 	}
-	return "spawn_failed"
+	return reasonSpawnFailed
 }

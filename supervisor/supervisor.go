@@ -36,8 +36,10 @@ var (
 	ErrOverloaded = errors.New("supervisor: queue full")
 	// ErrStopping is returned once Stop has begun.
 	ErrStopping = errors.New("supervisor: shutting down")
-	// ErrSellersDied is returned when MaxAttempts sellers died holding
-	// the request (it may be what kills them): it is not sent again.
+	// ErrSellersDied is returned when the seller holding the request
+	// died and it was the request's MaxAttempts-th seller (the others
+	// died too, or could not reach the store; the request may be what
+	// kills them): it is not sent again.
 	// Every one of them is dead or fenced off, so whether one committed
 	// it is for the store to tell, under the request's id.
 	ErrSellersDied = errors.New("supervisor: the sellers that held the request died")
@@ -78,8 +80,8 @@ type Observer interface {
 	Result(slot int, r *ipc.Result)
 	// SellerUp is called when a slot becomes ready or stops being ready.
 	SellerUp(slot int, up bool)
-	// Restart is called when a slot's seller is restarted, with a bounded
-	// reason: exit, exit_error, signal, spawn_failed, unresponsive.
+	// Restart is called when a slot's seller is restarted, with one of
+	// RestartReasons.
 	Restart(slot int, reason string)
 	// SellerMetrics is called with a seller's own metrics (text format).
 	SellerMetrics(slot int, text string)
@@ -116,8 +118,11 @@ type Config struct {
 	// supervisor give up (OTP's restart intensity).
 	MaxRestarts   int
 	RestartWindow time.Duration
-	// MaxAttempts is how many sellers may die holding one request before
-	// Submit returns ErrSellersDied (3).
+	// MaxAttempts is how many sellers one request goes to at most (3):
+	// it goes to another when its seller dies holding it or cannot reach
+	// the store (ticket.ErrUnavailable). When the last one dies, Submit
+	// returns ErrSellersDied; when it cannot reach the store, its result
+	// stands.
 	MaxAttempts int
 	// Observer, if set, receives metrics events.
 	Observer Observer

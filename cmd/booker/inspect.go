@@ -54,8 +54,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	} else if *dsn != "file" {
 		return fmt.Errorf("--store %q: want file or a postgres:// DSN", *dsn)
-	}
-	if len(events) == 0 {
+	} else if len(events) == 0 {
 		var err error
 		if events, err = ticket.List(*dir); err != nil {
 			return err

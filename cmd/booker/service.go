@@ -110,7 +110,7 @@ func startService(ctx context.Context, c serveConfig, log *slog.Logger, ln net.L
 	apiCfg := api.Config{Store: svc.store, Queue: svc.sup, Ledger: ledger, Observer: m, Metrics: m.Handler(),
 		BookingTimeout: c.BookingTimeout, Log: log}
 	if c.History != "" {
-		if svc.history, err = startHistory(ctx, c.History, svc.store); err != nil {
+		if svc.history, err = startHistory(ctx, c.History, svc.store, events); err != nil {
 			return svc, err
 		}
 		apiCfg.History = svc.history
@@ -190,19 +190,15 @@ func newSupervisor(c serveConfig, obs supervisor.Observer, log *slog.Logger) (*s
 	}, log), nil
 }
 
-// startHistory starts the history file with the state of every event:
-// a check of a booker started over existing bookings starts there.
-func startHistory(ctx context.Context, path string, store store) (*history.Recorder, error) {
+// startHistory starts the history file with the state of every event
+// of ids (the store's, as startService listed them): a check of a booker
+// started over existing bookings starts there.
+func startHistory(ctx context.Context, path string, store store, ids []string) (*history.Recorder, error) {
 	rec, err := history.Create(path, func(event string) int {
 		capacity, _, _ := store.Count(context.Background(), event)
 		return capacity
 	})
 	if err != nil {
-		return nil, err
-	}
-	ids, err := store.List(ctx)
-	if err != nil {
-		rec.Close()
 		return nil, err
 	}
 	for _, id := range ids {

@@ -161,9 +161,6 @@ func (b *Booker) Kill() { b.proc.Kill() }
 // PID is booker's process id.
 func (b *Booker) PID() int { return b.proc.PID() }
 
-// Exited is closed once booker has exited.
-func (b *Booker) Exited() <-chan struct{} { return b.proc.Exited() }
-
 // SyncBuffer is a bytes.Buffer safe for concurrent use.
 type SyncBuffer struct {
 	mu sync.Mutex

@@ -3,8 +3,9 @@
 //
 // booker prints "booker listening on URL" on stdout once it serves; Start
 // reads that line (the one place it is matched), then polls /readyz until
-// every seller is ready. Stop sends SIGTERM and, if booker has not exited
-// within Options.StopTimeout, SIGKILL (exec.Cmd's Cancel and WaitDelay).
+// every seller is ready, within Options.ReadyTimeout and its context.
+// Stop sends SIGTERM and, if booker has not exited within
+// Options.StopTimeout, SIGKILL (exec.Cmd's Cancel and WaitDelay).
 package launch
 
 import (
@@ -33,7 +34,8 @@ type Options struct {
 	Dir string
 	// Stderr receives booker's log (discarded if nil).
 	Stderr io.Writer
-	// ReadyTimeout bounds the wait for every seller to be ready (20s).
+	// ReadyTimeout bounds Start's wait for booker's listening line and
+	// then for every seller to be ready (20s).
 	ReadyTimeout time.Duration
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL
 	// (20s).
@@ -57,8 +59,10 @@ type Booker struct {
 	err    error // the exit error, once exited is closed
 }
 
-// Start runs booker and waits until every seller is ready. ctx bounds
-// the wait only; Stop or Kill ends the process.
+// Start runs booker and waits until every seller is ready. ctx and
+// Options.ReadyTimeout bound the wait only: if either ends it, Start
+// kills booker and returns ErrNotReady. Once Start has returned, Stop or
+// Kill ends the process.
 func Start(ctx context.Context, o Options) (*Booker, error) {
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 20 * time.Second
@@ -90,23 +94,53 @@ func Start(ctx context.Context, o Options) (*Booker, error) {
 		return nil, fmt.Errorf("start booker: %w", err)
 	}
 	b := &Booker{cmd: cmd, stop: stop, exited: make(chan struct{})}
-	lines := bufio.NewReader(out)
-	line, err := lines.ReadString('\n')
-	go func() {
-		io.Copy(io.Discard, lines)
-		b.err = exitErr(cmd, cmd.Wait())
-		close(b.exited)
-	}()
-	if err != nil || !strings.HasPrefix(line, "booker listening on ") {
+	first := make(chan string, 1)
+	go b.drain(out, first)
+	deadline := time.Now().Add(o.ReadyTimeout)
+	url, err := listening(ctx, first, o.ReadyTimeout)
+	if err != nil {
 		b.Kill()
-		return nil, fmt.Errorf("%w: it did not start (see its log)", ErrNotReady)
+		return nil, err
 	}
-	b.URL = strings.TrimSpace(strings.TrimPrefix(line, "booker listening on "))
-	if err := b.WaitReady(ctx, o.ReadyTimeout); err != nil {
+	b.URL = url
+	if err := b.WaitReady(ctx, time.Until(deadline)); err != nil {
 		b.Kill()
 		return nil, err
 	}
 	return b, nil
+}
+
+// drain sends booker's first stdout line to first ("" if stdout ended
+// before a whole line), discards the rest, then records booker's exit.
+func (b *Booker) drain(out io.Reader, first chan<- string) {
+	lines := bufio.NewReader(out)
+	line, err := lines.ReadString('\n')
+	if err != nil {
+		line = ""
+	}
+	first <- line
+	io.Copy(io.Discard, lines)
+	b.err = exitErr(b.cmd, b.cmd.Wait())
+	close(b.exited)
+}
+
+// listening waits for booker's "booker listening on URL" line on first
+// and returns the URL; it gives up when ctx ends or d passes.
+func listening(ctx context.Context, first <-chan string, d time.Duration) (string, error) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case line := <-first:
+		url, ok := strings.CutPrefix(line, "booker listening on ")
+		if !ok {
+			return "", fmt.Errorf("%w: it did not start (see its log)", ErrNotReady)
+		}
+		return strings.TrimSpace(url), nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
+	case <-timer.C:
+		return "", fmt.Errorf("%w: it printed no listening line in %v", ErrNotReady, d)
+	}
 }
 
 // exitErr is booker's exit: nil for status 0 (exec.Cmd reports a
@@ -162,10 +196,7 @@ func (b *Booker) WaitReady(ctx context.Context, d time.Duration) error {
 // PID is booker's process id.
 func (b *Booker) PID() int { return b.cmd.Process.Pid }
 
-// Exited is closed once booker has exited; Err then returns how.
-func (b *Booker) Exited() <-chan struct{} { return b.exited }
-
-// Err returns booker's exit error once Exited is closed.
+// Err waits for booker to exit and returns how (nil for status 0).
 func (b *Booker) Err() error {
 	<-b.exited
 	return b.err

@@ -1,0 +1,73 @@
+package supervisor
+
+import (
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bookerhq/booker/ipc"
+)
+
+// TestReadyAfterTheSlotMovedOn: a child can say Ready and die before its
+// connection is recorded, so runSlot moves the slot to Backoff (or, at the
+// shutdown deadline, Stopped) first. The Ready that arrives then must not
+// make the slot ready (nor panic, which would kill booker); the
+// connection's end retires it and the slot stays where runSlot put it.
+func TestReadyAfterTheSlotMovedOn(t *testing.T) {
+	for _, st := range []State{StateBackoff, StateStopped} {
+		t.Run(string(st), func(t *testing.T) {
+			s := New(Config{Sellers: 1, HeartbeatTimeout: time.Minute}, slog.New(slog.DiscardHandler))
+			sl := s.slots[0]
+			sl.pid, sl.state = os.Getpid(), st
+
+			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s.sock"), Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			served := make(chan any, 1)
+			go func() {
+				defer func() { served <- recover() }()
+				nc, err := l.AcceptUnix()
+				if err != nil {
+					panic(err)
+				}
+				s.serveConn(nc)
+			}()
+			nc, err := net.Dial("unix", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := ipc.NewConn(nc)
+			if err := conn.Send(&ipc.Hello{Slot: 0, PID: os.Getpid()}); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := conn.Recv(); err != nil {
+				t.Fatal(err)
+			} else if _, ok := m.(*ipc.Welcome); !ok {
+				t.Fatalf("want welcome, got %T", m)
+			}
+			if err := conn.Send(&ipc.Ready{}); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close() // the child died
+			select {
+			case p := <-served:
+				if p != nil {
+					t.Fatalf("serveConn panicked: %v", p)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection was not retired")
+			}
+			if got := s.Sellers()[0].State; got != st {
+				t.Fatalf("slot is %s, want %s", got, st)
+			}
+			if sl.conn != nil {
+				t.Fatal("the slot kept the dead connection")
+			}
+		})
+	}
+}

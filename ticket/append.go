@@ -143,6 +143,7 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	// applies our line again (a booking id already present is skipped).
 	if s.opts.Mode == Locked {
 		st.off = end
+		st.noteLast(line, size)
 	}
 	st.synced = st.off
 	return end, nil
@@ -201,6 +202,7 @@ func (s *Store) startJournal(st *state) error {
 	}
 	st.jf, st.jino, st.jgen, st.born = jf, inode(fi), gen, int64(len(hdr))
 	st.off, st.synced = int64(len(hdr)), int64(len(hdr))
+	st.noteLast(hdr, 0)
 	s.markDurable(st, st.synced)
 	return nil
 }

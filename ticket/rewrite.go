@@ -38,14 +38,15 @@ func (s *Store) compact(st *state) error {
 	if err := s.replace(s.journalPath(e.ID), hdr, false); err != nil {
 		return err
 	}
-	return s.adopt(st, e.Revision, int64(len(data)), int64(len(hdr)), gen)
+	return s.adopt(st, e.Revision, int64(len(data)), hdr, gen)
 }
 
 // adopt points st at the event's new files after a compaction: the
 // snapshot of revision base and snapSize bytes, and the journal of
-// generation gen, of which off bytes are already applied. Both were
-// synced, and renamed into place with a directory fsync, by this process.
-func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
+// generation gen, which this process wrote as journal, all of it already
+// applied. Both were synced, and renamed into place with a directory
+// fsync, by this process.
+func (s *Store) adopt(st *state, base, snapSize int64, journal []byte, gen string) error {
 	sf, err := os.Open(s.Path(st.e.ID))
 	if err != nil {
 		return fmt.Errorf("reopen ticket file: %w", err)
@@ -63,9 +64,11 @@ func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
 		return fmt.Errorf("stat new files: %w", err)
 	}
 	st.close()
+	off := int64(len(journal))
 	st.e.Format = Format
 	st.sf, st.sino, st.jf, st.jino, st.jgen, st.born = sf, inode(sfi), jf, inode(jfi), gen, off
 	st.base, st.snapSize, st.off, st.synced, st.loaded = base, snapSize, off, off, off
+	st.noteLast(journal, 0)
 	st.dirSynced = !s.opts.NoSync
 	if !s.opts.NoSync {
 		s.markDurable(st, off)

@@ -264,19 +264,24 @@ func (s *Store) readJournal(st *state, size int64) error {
 	return nil
 }
 
-// reindex rebuilds the booking index from e.Bookings and the tombstones
-// from e.Cancelled.
+// reindex builds the booking index from e.Bookings and the tombstones
+// from e.Cancelled, for an event just read.
 func (st *state) reindex() {
+	st.index()
+	st.cancelled = make(map[string]bool, len(st.e.Cancelled))
+	for _, id := range st.e.Cancelled {
+		st.cancelled[id] = true
+	}
+}
+
+// index rebuilds the booking index from e.Bookings.
+func (st *state) index() {
 	st.byID = make(map[string]int, len(st.e.Bookings))
 	st.taken = make(map[int]int, len(st.e.Bookings))
 	st.next = 1
 	for i, b := range st.e.Bookings {
 		st.byID[b.ID] = i
 		st.taken[b.Seat]++
-	}
-	st.cancelled = make(map[string]bool, len(st.e.Cancelled))
-	for _, id := range st.e.Cancelled {
-		st.cancelled[id] = true
 	}
 }
 
@@ -324,13 +329,14 @@ func (st *state) remove(ids []string) {
 	for _, b := range st.e.Bookings {
 		if gone[b.ID] {
 			st.e.Cancelled = append(st.e.Cancelled, b.ID)
+			st.cancelled[b.ID] = true
 		} else {
 			kept = append(kept, b)
 		}
 	}
 	clear(st.e.Bookings[len(kept):])
 	st.e.Bookings = kept
-	st.reindex()
+	st.index()
 }
 
 // freeSeat returns the lowest free seat, or 0 when none is free.

@@ -41,11 +41,16 @@ func newHeader(base, carried int64) (line []byte, gen string) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	gen = hex.EncodeToString(rnd[:])
-	line = []byte(`{"journal":"` + gen + `","base":` + strconv.FormatInt(base, 10))
-	if carried > 0 {
-		line = append(line, `,"carried":`+strconv.FormatInt(carried, 10)...)
+	return encodeHeader(header{Journal: gen, Base: base, Carried: carried}), gen
+}
+
+// encodeHeader renders a journal header as one JSON line ending in "\n".
+func encodeHeader(h header) []byte {
+	line := []byte(`{"journal":"` + h.Journal + `","base":` + strconv.FormatInt(h.Base, 10))
+	if h.Carried > 0 {
+		line = append(line, `,"carried":`+strconv.FormatInt(h.Carried, 10)...)
 	}
-	return append(line, "}\n"...), gen
+	return append(line, "}\n"...)
 }
 
 // headerPrefix starts a journal's header line.

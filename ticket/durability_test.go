@@ -341,6 +341,16 @@ func TestFenceRefusesTheWrite(t *testing.T) {
 	if _, err := s.Cancel(ctx, "ev", "b1"); !errors.Is(err, ErrFenced) {
 		t.Fatalf("cancel while fenced: %v, want ErrFenced", err)
 	}
+	// A replay writes nothing, so the fence does not refuse it.
+	res, c, err := s.BookGroup(ctx, "ev", []Request{{ID: "b1", Buyer: "a"}}, nil)
+	if err != nil || res[0].Err != nil || !res[0].Replayed || res[0].Booking.ID != "b1" || c.Wrote {
+		t.Fatalf("replay while fenced: %+v %+v %v, want b1 replayed without a write", res, c, err)
+	}
+	// The refused booking is not in memory either: a retry of it is
+	// refused again, not answered as a replay of a booking never written.
+	if _, _, err := book(s, ctx, "ev", Request{ID: "b2", Buyer: "a"}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("retry of the refused booking while fenced: %v, want ErrFenced", err)
+	}
 	if e, _ := ReadEvent(s.Dir(), "ev"); e.Sold() != 1 || e.Revision != 1 {
 		t.Fatalf("a fenced store wrote: %+v", e)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -201,9 +202,11 @@ func TestRaceModeNeverGluesOntoATornLine(t *testing.T) {
 
 // TestRetryAfterCancelDoesNotBookAgain is defect 4 of issue 14: a
 // booking id outlives its booking, so a late retry of a cancelled
-// booking's request is refused instead of taking a seat again.
+// booking's request is refused instead of taking a seat again, also
+// after compactions: in the background (CompactMin 256, small enough
+// for the churn below) and in every commit (-1).
 func TestRetryAfterCancelDoesNotBookAgain(t *testing.T) {
-	for _, compact := range []int64{0, -1} {
+	for _, compact := range []int64{256, -1} {
 		t.Run(fmt.Sprintf("compactMin=%d", compact), func(t *testing.T) {
 			s := mustOpen(t, Options{CompactMin: compact})
 			ctx := context.Background()
@@ -233,6 +236,25 @@ func TestRetryAfterCancelDoesNotBookAgain(t *testing.T) {
 				other.Cancel(ctx, "ev", fmt.Sprintf("x%d", i))
 			}
 			other.compactions.Wait()
+			// The tombstone is in the snapshot: a compaction ran after the
+			// cancel (the snapshot Create wrote has revision 0 and none).
+			data, err := os.ReadFile(s.Path("ev"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := Decode(data)
+			if err != nil || snap.Revision < 2 || !slices.Contains(snap.Cancelled, "k1") {
+				t.Fatalf("snapshot after the churn: %+v %v; want a compaction since the cancel", snap, err)
+			}
+			// A process that starts now reads the tombstone from it.
+			late, err := Open(s.Dir(), Options{CompactMin: compact})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer late.Close()
+			if _, _, err := book(late, ctx, "ev", req); !errors.Is(err, ErrCancelled) {
+				t.Fatalf("retry in a process started after compactions: %v", err)
+			}
 			if _, _, err := book(other, ctx, "ev", req); !errors.Is(err, ErrCancelled) {
 				t.Fatalf("retry in another process after compactions: %v", err)
 			}

@@ -103,6 +103,8 @@ func (st *state) close() {
 	st.sf, st.jf, st.lf = nil, nil, nil
 }
 
+// inode returns the inode number of a file, 0 where the platform has
+// none to give.
 func inode(fi fs.FileInfo) uint64 {
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return sys.Ino

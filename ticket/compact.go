@@ -49,9 +49,7 @@ func (s *Store) startCompaction(event string, ec *eventCache, st *state) {
 		if errors.Is(err, errCompactionRaced) {
 			err = nil // someone else's compaction did the job
 		}
-		ec.errMu.Lock()
-		ec.err = err
-		ec.errMu.Unlock()
+		ec.setErr(err)
 	})
 }
 

@@ -377,3 +377,53 @@ func TestFenceRefusesTheWrite(t *testing.T) {
 		t.Fatalf("a fenced store wrote: %+v", e)
 	}
 }
+
+// TestFailedCompactionBehindIsReportedOnce: a background compaction that
+// fails is reported, once, in the Commit of the event's next commit, and
+// retried by a later one; the commits themselves are unaffected.
+func TestFailedCompactionBehindIsReportedOnce(t *testing.T) {
+	s := mustOpen(t, Options{CompactMin: 256})
+	ctx := context.Background()
+	mustCreate(t, s, "ev", 1000)
+	var armed atomic.Bool
+	armed.Store(true)
+	s.sys.syncFile = failing(&armed, s.sys.syncFile) // the snapshot temp file's fsync
+	n := 0
+	commit := func() Commit {
+		t.Helper()
+		n++
+		_, c, err := book(s, ctx, "ev", Request{ID: fmt.Sprintf("b%d", n), Buyer: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.compactions.Wait() // so that the next commit finds its outcome
+		return c
+	}
+	for armed.Load() {
+		if c := commit(); c.CompactErr != nil {
+			t.Fatalf("CompactErr before any compaction failed: %v", c.CompactErr)
+		}
+	}
+	// No retry until the failure was taken twice: the second commit must
+	// find it cleared by the first, not by a retry's success.
+	ec := s.cacheFor("ev")
+	ec.compacting.Store(true)
+	first, second := commit().CompactErr, commit().CompactErr
+	if !errors.Is(first, syscall.EIO) || second != nil {
+		t.Fatalf("CompactErr of the two commits after a failed compaction: %v, %v; want EIO, then nil", first, second)
+	}
+	ec.compacting.Store(false)
+	if c := commit(); c.CompactErr != nil {
+		t.Fatalf("CompactErr after the failure was taken: %v", c.CompactErr)
+	}
+	data, err := os.ReadFile(s.Path("ev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := Decode(data); err != nil || snap.Revision == 0 {
+		t.Fatalf("snapshot after the retried compaction: %+v %v, want one past revision 0", snap, err)
+	}
+	if e, err := ReadEvent(s.Dir(), "ev"); err != nil || e.Sold() != n {
+		t.Fatalf("files after: %+v (%v), want %d sold", e, err, n)
+	}
+}

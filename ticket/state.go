@@ -62,18 +62,27 @@ type eventCache struct {
 	mu         sync.Mutex
 	st         *state
 	compacting atomic.Bool // a background compaction is running
+	// compactErr is the last background compaction's failure, for the
+	// next Commit; nil when it succeeded or was taken.
+	compactErr atomic.Pointer[error]
+}
 
-	errMu sync.Mutex // never held while waiting for anything
-	err   error      // the last background compaction's failure, for the next Commit
+// setErr records the outcome of a background compaction: its failure,
+// or nil for a success, which clears a failure not yet taken.
+func (c *eventCache) setErr(err error) {
+	if err == nil {
+		c.compactErr.Store(nil)
+		return
+	}
+	c.compactErr.Store(&err)
 }
 
 // takeErr returns and clears the last background compaction's failure.
 func (c *eventCache) takeErr() error {
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
-	err := c.err
-	c.err = nil
-	return err
+	if p := c.compactErr.Swap(nil); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Store) cacheFor(event string) *eventCache {

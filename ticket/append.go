@@ -194,22 +194,15 @@ func lastLineEnd(f *os.File, size int64) (int64, error) {
 
 // startJournal starts the journal of an event that has none (format 1).
 func (s *Store) startJournal(st *state) error {
-	hdr, gen := newHeader(st.base, 0)
-	if err := s.replace(s.journalPath(st.e.ID), hdr, false); err != nil {
+	journal, gen, err := s.writeJournal(st.e.ID, st.base, nil)
+	if err != nil {
 		return err
 	}
-	jf, err := os.OpenFile(s.journalPath(st.e.ID), os.O_RDWR|os.O_APPEND, 0)
+	jf, ino, err := s.openJournal(st.e.ID)
 	if err != nil {
-		return fmt.Errorf("open new journal: %w", err)
+		return err
 	}
-	fi, err := jf.Stat()
-	if err != nil {
-		jf.Close()
-		return fmt.Errorf("stat new journal: %w", err)
-	}
-	st.jf, st.jino, st.jgen, st.born = jf, inode(fi), gen, int64(len(hdr))
-	st.off, st.synced = int64(len(hdr)), int64(len(hdr))
-	st.noteLast(hdr, 0)
+	st.useJournal(jf, ino, gen, journal)
 	s.markDurable(st, st.synced)
 	return nil
 }

@@ -109,9 +109,8 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, gen string)
 	}
 	// The new journal is written after the snapshot's rename, as in an
 	// in-commit compaction: a crash before it leaves no temp file behind.
-	hdr, newGen := newHeader(snap.Revision, int64(len(tail)))
-	journal := append(hdr, tail...)
-	if err := s.replace(s.journalPath(event), journal, false); err != nil {
+	journal, newGen, err := s.writeJournal(event, snap.Revision, tail)
+	if err != nil {
 		return err
 	}
 	return s.adopt(st, snap.Revision, int64(len(data)), journal, newGen)

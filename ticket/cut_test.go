@@ -84,7 +84,7 @@ func TestReaderSeesAJournalCutAndRewritten(t *testing.T) {
 	if e.Sold() != 1 || e.Bookings[0].ID != "crashe2" {
 		t.Fatalf("r reads %+v, the files hold crashe2 only", e.Bookings)
 	}
-	res, _, err := bookBatch(r, ctx, "ev", []Request{{ID: "crasher", Buyer: "c"}})
+	res, _, err := r.BookGroup(ctx, "ev", []Request{{ID: "crasher", Buyer: "c"}}, nil)
 	if err != nil || res[0].Err != nil || res[0].Replayed {
 		t.Fatalf("a retry of the cut booking: %+v %v, want a fresh booking", res, err)
 	}

@@ -154,7 +154,7 @@ func TestReplayIsSyncedBeforeItIsConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	res, _, err := bookBatch(r, context.Background(), "ev", []Request{{ID: "crasher", Buyer: "c"}})
+	res, _, err := r.BookGroup(context.Background(), "ev", []Request{{ID: "crasher", Buyer: "c"}}, nil)
 	if err != nil || res[0].Err != nil || !res[0].Replayed {
 		t.Fatalf("replay of the crashed writer's booking: %+v %v", res, err)
 	}
@@ -308,7 +308,7 @@ func TestFailedFdatasyncIsNotConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer retry.Close()
-	res, _, err := bookBatch(retry, ctx, "ev", []Request{{ID: "b2", Buyer: "a"}})
+	res, _, err := retry.BookGroup(ctx, "ev", []Request{{ID: "b2", Buyer: "a"}}, nil)
 	if err != nil || res[0].Err != nil || res[0].Replayed {
 		t.Fatalf("the retry in another process: %+v %v, want a fresh booking", res, err)
 	}

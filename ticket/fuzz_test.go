@@ -104,7 +104,7 @@ func BenchmarkCommit(b *testing.B) {
 						s = s2
 						b.StartTimer()
 					}
-					if _, _, err := bookBatch(s, ctx, "ev", reqs); err != nil {
+					if _, _, err := s.BookGroup(ctx, "ev", reqs, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

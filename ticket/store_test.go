@@ -112,7 +112,7 @@ func TestStoresSeeEachOthersCommitsAcrossCompactions(t *testing.T) {
 	snapshots := map[uint64]bool{} // inodes of the snapshot seen: one per compaction
 	for i := 0; i < 300; i++ {
 		s := stores[i%3]
-		res, c, err := bookBatch(s, ctx, "ev", []Request{{ID: fmt.Sprintf("b%d", i), Buyer: "x"}})
+		res, c, err := s.BookGroup(ctx, "ev", []Request{{ID: fmt.Sprintf("b%d", i), Buyer: "x"}}, nil)
 		if err != nil || res[0].Err != nil || c.CompactErr != nil {
 			t.Fatalf("booking %d: %v %v (compaction: %v)", i, err, res, c.CompactErr)
 		}

@@ -43,11 +43,14 @@ func (s *Store) syncRead(event string, ec *eventCache, st *state) error {
 			defer unlock()
 		}
 		if err := s.sys.syncData(st.jf); err != nil {
-			if fi, serr := st.jf.Stat(); serr == nil {
-				s.cutUnsynced(st, fi.Size())
+			fi, cerr := st.jf.Stat()
+			if cerr == nil {
+				cerr = s.cutUnsynced(st, fi.Size())
+			} else {
+				cerr = fmt.Errorf("stat journal to cut it: %w", cerr)
 			}
 			s.drop(ec)
-			return s.fail("fdatasync journal read", err)
+			return s.fail("fdatasync journal read", errors.Join(err, cerr))
 		}
 		st.synced = st.off
 		s.markDurable(st, st.synced)
@@ -61,9 +64,13 @@ func (s *Store) syncRead(event string, ec *eventCache, st *state) error {
 // after a failed fdatasync: to what this process synced last, or further
 // on to the durable mark (mark.go). The caller holds the event's lock
 // (in Race mode the journal's), so no line past the mark has a live
-// writer that is yet to sync it.
-func (s *Store) cutUnsynced(st *state, limit int64) {
-	st.jf.Truncate(s.durableFloor(st, limit))
+// writer that is yet to sync it. A failed cut is returned, for the
+// caller to report with the failed sync: the lines may still be there.
+func (s *Store) cutUnsynced(st *state, limit int64) error {
+	if err := st.jf.Truncate(s.durableFloor(st, limit)); err != nil {
+		return fmt.Errorf("cut the journal back to where it is durable: %w", err)
+	}
+	return nil
 }
 
 // syncDirOnce fsyncs the directory once after the files were (re)loaded:
@@ -93,7 +100,8 @@ func (s *Store) syncDirOnce(st *state) error {
 // Linux may mark the pages clean although they are not on disk and clear
 // the error once reported, so it is never retried, and the line is cut
 // back off first, so that no later reader finds, and confirms, data that
-// may not be on disk (and no later sync skips pages it thinks clean).
+// may not be on disk (and no later sync skips pages it thinks clean); if
+// that cut fails too, its error is part of the one returned.
 func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	event := st.e.ID
 	if s.opts.Mode == Race {
@@ -131,8 +139,7 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	s.step(point{step: StepAppend, event: event})
 	if !s.opts.NoSync {
 		if err := s.sys.syncData(st.jf); err != nil {
-			s.cutUnsynced(st, size)
-			return 0, s.fail("fdatasync journal", err)
+			return 0, s.fail("fdatasync journal", errors.Join(err, s.cutUnsynced(st, size)))
 		}
 		s.markDurable(st, end)
 	}
@@ -143,6 +150,7 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	// applies our line again (a booking id already present is skipped).
 	if s.opts.Mode == Locked {
 		st.off = end
+		st.noteLast(line, size)
 	}
 	st.synced = st.off
 	return end, nil
@@ -186,21 +194,15 @@ func lastLineEnd(f *os.File, size int64) (int64, error) {
 
 // startJournal starts the journal of an event that has none (format 1).
 func (s *Store) startJournal(st *state) error {
-	hdr, gen := newHeader(st.base, 0)
-	if err := s.replace(s.journalPath(st.e.ID), hdr, false); err != nil {
+	journal, gen, err := s.writeJournal(st.e.ID, st.base, nil)
+	if err != nil {
 		return err
 	}
-	jf, err := os.OpenFile(s.journalPath(st.e.ID), os.O_RDWR|os.O_APPEND, 0)
+	jf, ino, err := s.openJournal(st.e.ID)
 	if err != nil {
-		return fmt.Errorf("open new journal: %w", err)
+		return err
 	}
-	fi, err := jf.Stat()
-	if err != nil {
-		jf.Close()
-		return fmt.Errorf("stat new journal: %w", err)
-	}
-	st.jf, st.jino, st.jgen, st.born = jf, inode(fi), gen, int64(len(hdr))
-	st.off, st.synced = int64(len(hdr)), int64(len(hdr))
+	st.useJournal(jf, ino, gen, journal)
 	s.markDurable(st, st.synced)
 	return nil
 }

@@ -49,9 +49,7 @@ func (s *Store) startCompaction(event string, ec *eventCache, st *state) {
 		if errors.Is(err, errCompactionRaced) {
 			err = nil // someone else's compaction did the job
 		}
-		ec.errMu.Lock()
-		ec.err = err
-		ec.errMu.Unlock()
+		ec.setErr(err)
 	})
 }
 
@@ -111,11 +109,11 @@ func (s *Store) compactBehind(event string, snap *Event, from int64, gen string)
 	}
 	// The new journal is written after the snapshot's rename, as in an
 	// in-commit compaction: a crash before it leaves no temp file behind.
-	hdr, newGen := newHeader(snap.Revision, int64(len(tail)))
-	if err := s.replace(s.journalPath(event), append(hdr, tail...), false); err != nil {
+	journal, newGen, err := s.writeJournal(event, snap.Revision, tail)
+	if err != nil {
 		return err
 	}
-	return s.adopt(st, snap.Revision, int64(len(data)), int64(len(hdr)+len(tail)), newGen)
+	return s.adopt(st, snap.Revision, int64(len(data)), journal, newGen)
 }
 
 // writeTemp writes data to a new temp file of the event and fsyncs it,

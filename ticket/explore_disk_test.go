@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // disk is the explorer's model of what a power loss would leave: the
@@ -39,20 +38,13 @@ func newDisk(dir string) *disk {
 	return &disk{dir: dir, ident: map[uint64]int{}, data: map[int][]byte{}, failed: map[int]failedRange{}, names: map[string]int{}}
 }
 
-func inodeOf(f *os.File) (uint64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return fi.Sys().(*syscall.Stat_t).Ino, nil
-}
-
 // created gives a new file a fresh identity.
 func (d *disk) created(f *os.File) {
-	ino, err := inodeOf(f)
+	fi, err := f.Stat()
 	if err != nil {
 		panic(err)
 	}
+	ino := inode(fi)
 	d.next++
 	d.ident[ino] = d.next
 }
@@ -60,10 +52,11 @@ func (d *disk) created(f *os.File) {
 // identOf returns the identity of an open file (files the explorer did
 // not see created, such as those of a rebuilt directory, get one now).
 func (d *disk) identOf(f *os.File) int {
-	ino, err := inodeOf(f)
+	fi, err := f.Stat()
 	if err != nil {
 		panic(err)
 	}
+	ino := inode(fi)
 	id, ok := d.ident[ino]
 	if !ok {
 		d.next++

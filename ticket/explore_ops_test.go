@@ -64,7 +64,7 @@ func (e *explorer) startOp(w *writer) {
 		ctx := context.Background()
 		switch o.kind {
 		case "book":
-			o.res, _, o.err = bookBatch(s, ctx, "ev", o.reqs)
+			o.res, _, o.err = s.BookGroup(ctx, "ev", o.reqs, nil)
 		case "cancel":
 			_, o.err = s.Cancel(ctx, "ev", o.id)
 		case "get":

@@ -26,8 +26,7 @@ type thread struct {
 	body    func()
 	// What it holds in the lock model.
 	cache *Store
-	flock locking // exclusive or shared, when holding
-	holdF bool
+	holdF bool // the event's file lock, exclusive or shared (flockX, flockS)
 	jgen  string
 	holdJ bool
 }
@@ -167,7 +166,7 @@ func (e *explorer) resume(t *thread) {
 			t.cache = t.w.s
 			e.caches[t.w.s] = t
 			if e.mode == Locked && t.at.how != unlocked {
-				t.flock, t.holdF = t.at.how, true
+				t.holdF = true
 				if t.at.how == shared {
 					e.flockS[t] = true
 				} else {

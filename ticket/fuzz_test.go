@@ -66,7 +66,7 @@ func FuzzJournal(f *testing.F) {
 		}
 		var out []byte
 		if h.Journal != "" {
-			out = []byte(`{"journal":"` + h.Journal + `","base":` + fmt.Sprint(h.Base) + "}\n")
+			out = encodeHeader(h)
 		}
 		for i := range recs {
 			line, err := encodeRecord(&recs[i])
@@ -76,7 +76,7 @@ func FuzzJournal(f *testing.F) {
 			out = append(out, line...)
 		}
 		recs2, used2, h2, err := parseJournal(out, 10, true)
-		if err != nil || used2 != len(out) || fmt.Sprint(recs) != fmt.Sprint(recs2) || h2.Journal != h.Journal || h2.Base != h.Base {
+		if err != nil || used2 != len(out) || fmt.Sprint(recs) != fmt.Sprint(recs2) || h2.Journal != h.Journal || h2.Base != h.Base || h2.Carried != h.Carried {
 			t.Fatalf("round trip: %v\n%v\n%v", err, recs, recs2)
 		}
 	})
@@ -104,7 +104,7 @@ func BenchmarkCommit(b *testing.B) {
 						s = s2
 						b.StartTimer()
 					}
-					if _, _, err := bookBatch(s, ctx, "ev", reqs); err != nil {
+					if _, _, err := s.BookGroup(ctx, "ev", reqs, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

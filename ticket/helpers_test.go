@@ -10,8 +10,3 @@ func book(s *Store, ctx context.Context, event string, r Request) (Booking, Comm
 	}
 	return res[0].Booking, c, res[0].Err
 }
-
-// bookBatch books a batch with BookGroup, for tests.
-func bookBatch(s *Store, ctx context.Context, event string, reqs []Request) ([]Result, Commit, error) {
-	return s.BookGroup(ctx, event, reqs, nil)
-}

@@ -28,10 +28,22 @@ type record struct {
 // compaction whether the journal it copied is still the event's journal.
 // Journals written before format 3 have no header (generation "").
 type header struct {
+	// Journal is the generation: 16 random hex digits.
 	Journal string `json:"journal"`
-	Base    int64  `json:"base"`
-	Carried int64  `json:"carried,omitempty"`
-	size    int64  // bytes of the line, newline included
+	// Base is the revision of the snapshot written with the journal (0
+	// for a new event; for a format 1 event, its snapshot's): every
+	// record appended to this journal has a higher revision. Readers do
+	// not skip records by it but by the revision of the snapshot they
+	// read, which is higher than Base when a compaction renamed its
+	// snapshot and died before it replaced the journal; the store only
+	// checks that it is not negative.
+	Base int64 `json:"base"`
+	// Carried is how many bytes of lines a background compaction copied
+	// from the journal before, right after the header; they are durable
+	// from the start (the journal's born length is the header's and
+	// theirs).
+	Carried int64 `json:"carried,omitempty"`
+	size    int64 // bytes of the line, newline included
 }
 
 // newHeader returns the first line of a new journal continuing a
@@ -41,11 +53,16 @@ func newHeader(base, carried int64) (line []byte, gen string) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	gen = hex.EncodeToString(rnd[:])
-	line = []byte(`{"journal":"` + gen + `","base":` + strconv.FormatInt(base, 10))
-	if carried > 0 {
-		line = append(line, `,"carried":`+strconv.FormatInt(carried, 10)...)
+	return encodeHeader(header{Journal: gen, Base: base, Carried: carried}), gen
+}
+
+// encodeHeader renders a journal header as one JSON line ending in "\n".
+func encodeHeader(h header) []byte {
+	line := []byte(`{"journal":"` + h.Journal + `","base":` + strconv.FormatInt(h.Base, 10))
+	if h.Carried > 0 {
+		line = append(line, `,"carried":`+strconv.FormatInt(h.Carried, 10)...)
 	}
-	return append(line, "}\n"...), gen
+	return append(line, "}\n"...)
 }
 
 // headerPrefix starts a journal's header line.

@@ -34,41 +34,77 @@ func (s *Store) compact(st *state) error {
 	if err := write(s.Path(e.ID), data, true); err != nil {
 		return err
 	}
-	hdr, gen := newHeader(e.Revision, 0)
-	if err := s.replace(s.journalPath(e.ID), hdr, false); err != nil {
+	journal, gen, err := s.writeJournal(e.ID, e.Revision, nil)
+	if err != nil {
 		return err
 	}
-	return s.adopt(st, e.Revision, int64(len(data)), int64(len(hdr)), gen)
+	return s.adopt(st, e.Revision, int64(len(data)), journal, gen)
+}
+
+// writeJournal replaces the event's journal with a new one, durably: a
+// header of a new generation continuing a snapshot of revision base,
+// then lines (carried over from the journal before). It returns what it
+// wrote and the generation.
+func (s *Store) writeJournal(event string, base int64, lines []byte) (journal []byte, gen string, err error) {
+	hdr, gen := newHeader(base, int64(len(lines)))
+	journal = append(hdr, lines...)
+	if err := s.replace(s.journalPath(event), journal, false); err != nil {
+		return nil, "", err
+	}
+	return journal, gen, nil
+}
+
+// openJournal opens the event's journal for appending and returns it
+// with its inode number.
+func (s *Store) openJournal(event string) (*os.File, uint64, error) {
+	jf, err := os.OpenFile(s.journalPath(event), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open journal: %w", err)
+	}
+	fi, err := jf.Stat()
+	if err != nil {
+		jf.Close()
+		return nil, 0, fmt.Errorf("stat journal: %w", err)
+	}
+	return jf, inode(fi), nil
+}
+
+// useJournal points st at a journal this process just wrote, open as
+// jf: journal is all of it, already applied and durable.
+func (st *state) useJournal(jf *os.File, ino uint64, gen string, journal []byte) {
+	off := int64(len(journal))
+	st.jf, st.jino, st.jgen, st.born = jf, ino, gen, off
+	st.off, st.synced, st.loaded = off, off, off
+	st.noteLast(journal, 0)
 }
 
 // adopt points st at the event's new files after a compaction: the
 // snapshot of revision base and snapSize bytes, and the journal of
-// generation gen, of which off bytes are already applied. Both were
-// synced, and renamed into place with a directory fsync, by this process.
-func (s *Store) adopt(st *state, base, snapSize, off int64, gen string) error {
+// generation gen, which this process wrote as journal, all of it already
+// applied. Both were synced, and renamed into place with a directory
+// fsync, by this process.
+func (s *Store) adopt(st *state, base, snapSize int64, journal []byte, gen string) error {
 	sf, err := os.Open(s.Path(st.e.ID))
 	if err != nil {
 		return fmt.Errorf("reopen ticket file: %w", err)
 	}
-	jf, err := os.OpenFile(s.journalPath(st.e.ID), os.O_RDWR|os.O_APPEND, 0)
+	sfi, err := sf.Stat()
 	if err != nil {
 		sf.Close()
-		return fmt.Errorf("reopen journal: %w", err)
+		return fmt.Errorf("stat new ticket file: %w", err)
 	}
-	sfi, err1 := sf.Stat()
-	jfi, err2 := jf.Stat()
-	if err := errors.Join(err1, err2); err != nil {
+	jf, jino, err := s.openJournal(st.e.ID)
+	if err != nil {
 		sf.Close()
-		jf.Close()
-		return fmt.Errorf("stat new files: %w", err)
+		return err
 	}
 	st.close()
 	st.e.Format = Format
-	st.sf, st.sino, st.jf, st.jino, st.jgen, st.born = sf, inode(sfi), jf, inode(jfi), gen, off
-	st.base, st.snapSize, st.off, st.synced, st.loaded = base, snapSize, off, off, off
+	st.sf, st.sino, st.base, st.snapSize = sf, inode(sfi), base, snapSize
+	st.useJournal(jf, jino, gen, journal)
 	st.dirSynced = !s.opts.NoSync
 	if !s.opts.NoSync {
-		s.markDurable(st, off)
+		s.markDurable(st, st.off)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,13 @@ import (
 // names nothing: that is why a background compaction checks the
 // journal's generation instead.)
 //
+// The journal can also change in place under the same inode: a writer
+// whose fdatasync failed cuts it back to where it is durable (append.go),
+// and later lines may then bring it back to, or past, the length this
+// process read. So st keeps the last line it applied, and where it
+// starts: if the journal no longer holds those bytes there, it was cut
+// and rewritten, and the event is read again from scratch.
+//
 // synced and dirSynced are what this process knows to be durable: a
 // commit answers only after everything it read is, whoever wrote it.
 type state struct {
@@ -40,6 +48,8 @@ type state struct {
 	born      int64           // bytes durable since it was created: its header and the lines it carried
 	loaded    int64           // bytes of whole lines it had when this process loaded it
 	off       int64           // journal bytes applied; ends at a newline
+	lastAt    int64           // where the last applied journal line starts
+	last      []byte          // that line, newline included; lastAt+len(last) == off
 	synced    int64           // journal bytes known durable (this process fsynced them)
 	lf        *os.File        // the lock file, for the durable mark (mark.go); opened on first use
 	dirSynced bool            // the names of sf and jf are known durable
@@ -52,18 +62,27 @@ type eventCache struct {
 	mu         sync.Mutex
 	st         *state
 	compacting atomic.Bool // a background compaction is running
+	// compactErr is the last background compaction's failure, for the
+	// next Commit; nil when it succeeded or was taken.
+	compactErr atomic.Pointer[error]
+}
 
-	errMu sync.Mutex // never held while waiting for anything
-	err   error      // the last background compaction's failure, for the next Commit
+// setErr records the outcome of a background compaction: its failure,
+// or nil for a success, which clears a failure not yet taken.
+func (c *eventCache) setErr(err error) {
+	if err == nil {
+		c.compactErr.Store(nil)
+		return
+	}
+	c.compactErr.Store(&err)
 }
 
 // takeErr returns and clears the last background compaction's failure.
 func (c *eventCache) takeErr() error {
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
-	err := c.err
-	c.err = nil
-	return err
+	if p := c.compactErr.Swap(nil); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Store) cacheFor(event string) *eventCache {
@@ -93,6 +112,8 @@ func (st *state) close() {
 	st.sf, st.jf, st.lf = nil, nil, nil
 }
 
+// inode returns the inode number of a file, 0 where the platform has
+// none to give.
 func inode(fi fs.FileInfo) uint64 {
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return sys.Ino
@@ -101,21 +122,30 @@ func inode(fi fs.FileInfo) uint64 {
 }
 
 // refresh brings c's state up to date with the files: the new journal
-// lines only when the journal is the one already open, else a full
+// lines only when the journal is the one already read, else a full
 // reload. The caller holds c.mu (and the event's lock in Locked mode).
 //
-// A journal can shrink under a reader that holds no lock (Read, and
-// every reader in Race mode): a writer whose fdatasync failed cuts its
-// line back off. New lines then start before where the reader stopped,
-// and what it finds there does not parse: it reloads the event from
-// scratch, and only an error then is one.
+// The journal is the one already read when the snapshot and journal at
+// the paths are the files st holds open and the journal still holds st's
+// last applied line where st read it. It is not when a writer whose
+// fdatasync failed cut it back below st.off (append.go), even if lines
+// appended since have made it as long again. A reader that holds no lock
+// (Read, and every reader in Race mode) may race such a cut while it
+// reads the new lines: a line that does not parse is corruption only if
+// the last line read is still in place afterwards.
 func (s *Store) refresh(event string, c *eventCache) (*state, error) {
 	if st := c.st; st != nil && st.jf != nil {
-		sfi, serr := os.Stat(s.Path(event))
-		fi, err := os.Stat(s.journalPath(event))
-		if err == nil && serr == nil && inode(fi) == st.jino && inode(sfi) == st.sino {
-			if fi.Size() >= st.off && s.readJournal(st, fi.Size()) == nil {
+		size, same, err := s.sameJournal(event, st)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			err := s.readJournal(st, size)
+			if err == nil {
 				return st, nil
+			}
+			if intact, ierr := st.lastIntact(); ierr != nil || intact {
+				return nil, errors.Join(err, ierr)
 			}
 		}
 	}
@@ -127,6 +157,42 @@ func (s *Store) refresh(event string, c *eventCache) (*state, error) {
 	}
 	c.st = st
 	return st, nil
+}
+
+// sameJournal reports whether the event's files are still the ones st
+// read, with the journal at least as long and st's last applied line
+// where st read it, and returns the journal's length. A file missing or
+// replaced is not the same (the event is read again); an error reading
+// the journal is reported.
+func (s *Store) sameJournal(event string, st *state) (size int64, same bool, err error) {
+	sfi, serr := os.Stat(s.Path(event))
+	fi, err := os.Stat(s.journalPath(event))
+	if err != nil || serr != nil || inode(fi) != st.jino || inode(sfi) != st.sino || fi.Size() < st.off {
+		return 0, false, nil
+	}
+	same, err = st.lastIntact()
+	return fi.Size(), same, err
+}
+
+// lastIntact reports whether the journal still holds st's last applied
+// line where st read it: one small read.
+func (st *state) lastIntact() (bool, error) {
+	buf := make([]byte, len(st.last))
+	n, err := st.jf.ReadAt(buf, st.lastAt)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read journal: %w", err)
+	}
+	return n == len(buf) && bytes.Equal(buf, st.last), nil
+}
+
+// noteLast notes the last line of lines, complete journal lines that
+// start at offset at, as st's last applied line.
+func (st *state) noteLast(lines []byte, at int64) {
+	if len(lines) == 0 {
+		return
+	}
+	i := bytes.LastIndexByte(lines[:len(lines)-1], '\n') + 1
+	st.lastAt, st.last = at+int64(i), bytes.Clone(lines[i:])
 }
 
 // load reads an event from scratch. The journal is opened before the
@@ -204,23 +270,29 @@ func (s *Store) readJournal(st *state, size int64) error {
 	for i := range recs {
 		st.apply(&recs[i])
 	}
+	st.noteLast(buf[:used], st.off)
 	st.off += int64(used)
 	return nil
 }
 
-// reindex rebuilds the booking index from e.Bookings and the tombstones
-// from e.Cancelled.
+// reindex builds the booking index from e.Bookings and the tombstones
+// from e.Cancelled, for an event just read.
 func (st *state) reindex() {
+	st.index()
+	st.cancelled = make(map[string]bool, len(st.e.Cancelled))
+	for _, id := range st.e.Cancelled {
+		st.cancelled[id] = true
+	}
+}
+
+// index rebuilds the booking index from e.Bookings.
+func (st *state) index() {
 	st.byID = make(map[string]int, len(st.e.Bookings))
 	st.taken = make(map[int]int, len(st.e.Bookings))
 	st.next = 1
 	for i, b := range st.e.Bookings {
 		st.byID[b.ID] = i
 		st.taken[b.Seat]++
-	}
-	st.cancelled = make(map[string]bool, len(st.e.Cancelled))
-	for _, id := range st.e.Cancelled {
-		st.cancelled[id] = true
 	}
 }
 
@@ -268,13 +340,14 @@ func (st *state) remove(ids []string) {
 	for _, b := range st.e.Bookings {
 		if gone[b.ID] {
 			st.e.Cancelled = append(st.e.Cancelled, b.ID)
+			st.cancelled[b.ID] = true
 		} else {
 			kept = append(kept, b)
 		}
 	}
 	clear(st.e.Bookings[len(kept):])
 	st.e.Bookings = kept
-	st.reindex()
+	st.index()
 }
 
 // freeSeat returns the lowest free seat, or 0 when none is free.

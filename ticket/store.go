@@ -157,12 +157,12 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*Event,
 		return nil, err
 	}
 	// The journal first: the snapshot's existence is the event's.
-	hdr, gen := newHeader(0, 0)
-	if err := s.replace(s.journalPath(event), hdr, false); err != nil {
+	journal, gen, err := s.writeJournal(event, 0, nil)
+	if err != nil {
 		return nil, err
 	}
 	st := &state{e: e, jgen: gen}
-	s.markDurable(st, int64(len(hdr)))
+	s.markDurable(st, int64(len(journal)))
 	st.close()
 	if err := s.replace(s.Path(event), data, false); err != nil {
 		return nil, err

@@ -164,22 +164,32 @@ func (s *Server) submit(ctx context.Context, req ipc.Request) (*ipc.Result, erro
 	return res, err
 }
 
+// settler is a Store whose Lookup does not wait for commits under way;
+// Settle does, and settle asks it instead.
+type settler interface {
+	Settle(ctx context.Context, event, id string) (ticket.Booking, error)
+}
+
 // settle finds out what became of a request whose sellers all died. Its
 // id was chosen before the first attempt and every seller that held it
 // is dead or fenced off, so the store tells: a booking under that id is
 // the answer, the id's absence is answered as not booked (died). Only
 // when the store cannot be read is the outcome unknown.
 //
-// The absence is certain only for the file store in locked mode, whose
-// lookup takes the event's lock and so waits for a commit that passed a
-// seller's fence and still holds it. In race mode the lookup takes no
-// lock, so it does not wait for a fenced-off seller's write that passed
-// the fence; on PostgreSQL it is a plain SELECT, which does not wait for
-// a COMMIT still in flight from a killed or fenced-off seller. Such a
-// commit can land after the lookup. A retry with the same
-// Idempotency-Key (the same id) still books the request at most once.
+// The absence is certain in locked mode: the file store's lookup takes
+// the event's lock and so waits for a commit that passed a seller's fence
+// and still holds it; a store with a Settle method (pgstore) is asked
+// with it, which waits for the event's commits under way, a COMMIT a
+// killed seller left in flight among them. In race mode neither waits
+// for a write that passed the fence, which can land after the lookup. A
+// retry with the same Idempotency-Key (the same id) still books the
+// request at most once.
 func (s *Server) settle(ctx context.Context, req ipc.Request, died error) (*ipc.Result, error) {
-	b, err := s.cfg.Store.Lookup(context.WithoutCancel(ctx), req.Event, req.ID)
+	lookup := s.cfg.Store.Lookup
+	if st, ok := s.cfg.Store.(settler); ok {
+		lookup = st.Settle
+	}
+	b, err := lookup(context.WithoutCancel(ctx), req.Event, req.ID)
 	switch {
 	case err == nil && b.Fingerprint == req.Fingerprint:
 		return &ipc.Result{Slot: -1, Result: ticket.Result{Booking: b}}, nil

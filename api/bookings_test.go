@@ -160,3 +160,35 @@ func TestKeyBookingID(t *testing.T) {
 		t.Fatalf("the id of a key changed: %s", b.ID)
 	}
 }
+
+// settling is a file store whose Settle knows of a booking its Lookup
+// does not see yet (a commit under way, as on PostgreSQL).
+type settling struct {
+	*ticket.Store
+	fp    string // the request's fingerprint
+	asked []string
+}
+
+func (s *settling) Settle(ctx context.Context, event, id string) (ticket.Booking, error) {
+	s.asked = append(s.asked, id)
+	return ticket.Booking{ID: id, Seat: 2, Buyer: "ann", Fingerprint: s.fp}, nil
+}
+
+// TestSettleAsksTheStoresSettle: a store with a Settle method settles a
+// request whose sellers died through it, not through Lookup.
+func TestSettleAsksTheStoresSettle(t *testing.T) {
+	died := fmt.Errorf("%w: 3 in a row", supervisor.ErrSellersDied)
+	st := &settling{}
+	s, store, _ := newServer(t, queue{submit: func(req ipc.Request) (*ipc.Result, error) {
+		st.fp = req.Fingerprint
+		return nil, died
+	}})
+	st.Store = store
+	s.cfg.Store = st
+	w, _ := post(s, "order-1")
+	var b bookingView
+	json.Unmarshal(w.Body.Bytes(), &b)
+	if w.Code != 201 || b.Seat != 2 || len(st.asked) != 1 || st.asked[0] != b.ID {
+		t.Fatalf("answered %d %s; Settle asked for %v", w.Code, w.Body.String(), st.asked)
+	}
+}

@@ -84,7 +84,8 @@ type group struct {
 // attempt runs the group's transaction once, on one pooled connection,
 // in three round trips:
 //
-//  1. BEGIN, the timeouts, the event row's lock (lockSQL), which it waits for;
+//  1. BEGIN, the timeouts, the event's commit lock for Settle (commitsSQL)
+//     and row lock (lockSQL), which it waits for;
 //  2. the lock held, with the requests more added: the ids' bookings, the
 //     named seats and the lowest free seats (book);
 //  3. the new bookings and COMMIT (commit).
@@ -136,6 +137,9 @@ func (g *group) begin(ctx context.Context, conn *pgxpool.Conn) (capacity int, er
 	var bt pgx.Batch
 	bt.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	bt.Queue(timeoutsSQL, millis(s.opts.LockTimeout), millis(s.opts.StatementTimeout))
+	if !s.raceMode() {
+		bt.Queue(commitsSQL, g.event) // for Settle
+	}
 	bt.Queue(s.lockSQL(), g.event).QueryRow(func(row pgx.Row) error { return row.Scan(&capacity) })
 	err = conn.SendBatch(ctx, &bt).Close()
 	return capacity, s.lockError(ctx, g.event, err)

@@ -17,9 +17,19 @@ func (s *Store) Lookup(ctx context.Context, event, id string) (ticket.Booking, e
 	if err := ticket.CheckEventID(event); err != nil {
 		return ticket.Booking{}, err
 	}
+	return s.lookup(ctx, s.pool, event, id)
+}
+
+// rowQuerier is a pool, a connection or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// lookup is Lookup on q.
+func (s *Store) lookup(ctx context.Context, q rowQuerier, event, id string) (ticket.Booking, error) {
 	var b ticket.Booking
 	var hasBooking, cancelled bool
-	err := s.pool.QueryRow(ctx, `SELECT b.id IS NOT NULL, coalesce(b.cancel_rev IS NOT NULL, false),
+	err := q.QueryRow(ctx, `SELECT b.id IS NOT NULL, coalesce(b.cancel_rev IS NOT NULL, false),
 		coalesce(b.seat, 0), coalesce(b.buyer, ''), coalesce(b.seller, 0), coalesce(b.fp, '')
 		FROM events e LEFT JOIN bookings b ON b.event = e.id AND b.id = $2
 		WHERE e.id = $1`, event, id).Scan(&hasBooking, &cancelled, &b.Seat, &b.Buyer, &b.Seller, &b.Fingerprint)

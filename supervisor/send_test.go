@@ -19,13 +19,19 @@ import (
 // handshake: the test then plays the seller's side of the protocol.
 func fakeSeller(t *testing.T, socket string) *ipc.Conn {
 	t.Helper()
+	return fakeSellerOf(t, socket, -1)
+}
+
+// fakeSellerOf is fakeSeller as the child of slot (-1: none).
+func fakeSellerOf(t *testing.T, socket string, slot int) *ipc.Conn {
+	t.Helper()
 	nc, err := net.Dial("unix", socket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := ipc.NewConn(nc)
 	t.Cleanup(func() { conn.Close() })
-	if err := conn.Send(&ipc.Hello{Slot: -1, PID: os.Getpid()}); err != nil {
+	if err := conn.Send(&ipc.Hello{Slot: slot, PID: os.Getpid()}); err != nil {
 		t.Fatal(err)
 	}
 	if m, err := conn.Recv(); err != nil {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/bookerhq/booker/ipc"
 )
 
 // TestReadyAfterTheSlotMovedOn: a child can say Ready and die before its
@@ -37,23 +35,7 @@ func TestReadyAfterTheSlotMovedOn(t *testing.T) {
 				}
 				s.serveConn(nc)
 			}()
-			nc, err := net.Dial("unix", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn := ipc.NewConn(nc)
-			if err := conn.Send(&ipc.Hello{Slot: 0, PID: os.Getpid()}); err != nil {
-				t.Fatal(err)
-			}
-			if m, err := conn.Recv(); err != nil {
-				t.Fatal(err)
-			} else if _, ok := m.(*ipc.Welcome); !ok {
-				t.Fatalf("want welcome, got %T", m)
-			}
-			if err := conn.Send(&ipc.Ready{}); err != nil {
-				t.Fatal(err)
-			}
-			conn.Close() // the child died
+			fakeSellerOf(t, l.Addr().String(), 0).Close() // the child died
 			select {
 			case p := <-served:
 				if p != nil {

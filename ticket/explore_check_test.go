@@ -36,6 +36,18 @@ func (m *model) unknown(o *op) {
 // newer reports whether o's answer for st is newer than what set it.
 func (st *idState) newer(o *op) bool { return o.seq > st.seq }
 
+// answered records that o, newer than what st knows, answered, and
+// returns the status o can be held against: "" when an older operation
+// on the id may not have answered yet.
+func (st *idState) answered(o *op) (prev string) {
+	prev = st.status
+	if st.inflight > 0 {
+		prev = "" // an older operation may not have answered yet
+	}
+	st.seq = o.seq
+	return prev
+}
+
 // check holds the files against the model: they always parse; in
 // Locked mode no seat is held twice, no more than capacity are sold,
 // every booking confirmed (and not cancelled since) is there on its seat,

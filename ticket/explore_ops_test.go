@@ -152,11 +152,7 @@ func (e *explorer) answered(t *thread) {
 		if !st.newer(o) {
 			return
 		}
-		prev := st.status
-		if st.inflight > 0 {
-			prev = "" // an older operation may not have answered yet
-		}
-		st.seq = o.seq
+		prev := st.answered(o)
 		switch {
 		case o.err == nil:
 			st.status = "cancelled"
@@ -202,11 +198,7 @@ func (e *explorer) answered(t *thread) {
 		if !st.newer(o) || errors.Is(res.Err, ErrKeyReused) {
 			continue
 		}
-		prev := st.status
-		if st.inflight > 0 {
-			prev = "" // an older operation may not have answered yet
-		}
-		st.seq = o.seq
+		prev := st.answered(o)
 		switch {
 		case res.Err == nil:
 			if locked && prev == "live" && st.seat != res.Booking.Seat {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,6 +155,46 @@ func TestPostgresRestart(t *testing.T) {
 		t.Fatalf("across the restart: %+v", v)
 	}
 	t.Logf("PostgreSQL restarted under load: %+v", v)
+}
+
+// TestPostgresSellersRestartWhileDown kills the sellers while the
+// database is down: their successors, unable to connect, must not exit
+// in a loop until booker's restart intensity gives up (booker would be
+// gone when the database comes back). They become ready, answer 503
+// store_unavailable, and book once the database is back; booker is the
+// same process throughout.
+func TestPostgresSellersRestartWhileDown(t *testing.T) {
+	dsn := pgtest.Fresh(t)
+	b := hosts(t, 1, dsn)[0]
+	var during harness.Answer
+	var readyDuring int
+	pgtest.Restart(t, func() {
+		for _, s := range b.Sellers() {
+			syscall.Kill(s.PID, syscall.SIGKILL)
+		}
+		b.WaitRestarts(2, 10*time.Second)
+		harness.WaitFor(t, 10*time.Second, "the new sellers to be ready with the database down", func() bool {
+			for _, s := range b.Sellers() {
+				if s.State != "ready" {
+					return false
+				}
+			}
+			return true
+		})
+		during = b.Book("demo", "while-down", 0, "while-down")
+		readyDuring = b.GetJSON("/readyz", &struct{}{})
+	})
+	if during.Status != 503 || during.Code != "store_unavailable" || readyDuring != 503 {
+		t.Fatalf("while the database was down: booking %+v, /readyz %d; want 503s", during, readyDuring)
+	}
+	harness.WaitFor(t, 30*time.Second, "booker to book again", func() bool { return b.Book("demo", "after", 0, "after").Status == 201 })
+	restarts := 0
+	for _, s := range b.Sellers() {
+		restarts += s.Restarts
+	}
+	if restarts != 2 || !harness.Alive(b.PID()) {
+		t.Fatalf("%d restarts for 2 kills (a crash loop?); booker alive: %v", restarts, harness.Alive(b.PID()))
+	}
 }
 
 // TestPostgresHostKilled: a booker host killed with kill -9 under load;

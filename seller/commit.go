@@ -141,7 +141,7 @@ func (s *seller) commitEvent(ctx context.Context, b *batcher, event string, reqs
 	// The commit runs to completion even if the seller is asked to stop:
 	// the lock timeout bounds it.
 	res, c, err := s.store.BookGroup(context.WithoutCancel(ctx), event, treqs, more)
-	if errors.Is(err, ticket.ErrNotDurable) || errors.Is(err, ticket.ErrFenced) {
+	if errors.Is(err, ticket.ErrNotDurable) || errors.Is(err, ticket.ErrFenced) || errors.Is(err, errOpen) {
 		return nil, fmt.Errorf("commit to %s: %w", event, err)
 	}
 	if c.CompactErr != nil {

@@ -25,7 +25,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bookerhq/booker/ipc"
-	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -96,34 +95,6 @@ type seller struct {
 	log     *slog.Logger
 	store   store
 	stopped bool // StopAt happened
-}
-
-// store is what a seller needs of a ticket store: *ticket.Store (files)
-// or *pgstore.Store (PostgreSQL).
-type store interface {
-	BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error)
-	Mode() ticket.Mode
-	Close() error
-}
-
-// openStore opens the store booker's Welcome names: the file store in its
-// data dir, or the PostgreSQL database of its DSN.
-func (s *seller) openStore(ctx context.Context, mode ticket.Mode) (store, error) {
-	w := s.w
-	if w.Store != "" {
-		// pgstore defaults an empty lock to event and refuses an unknown one.
-		return pgstore.Open(ctx, w.Store, pgstore.Options{Mode: mode, Lock: pgstore.Lock(w.Lock), RaceWindow: w.RaceWindow,
-			LockTimeout: w.LockTimeout, MaxConns: 2, Fence: s.fence})
-	}
-	return ticket.Open(w.DataDir, ticket.Options{
-		Mode:        mode,
-		RaceWindow:  w.RaceWindow,
-		NoSync:      !w.Fsync,
-		TornWrites:  w.TornWrites,
-		LockTimeout: w.LockTimeout,
-		Hook:        s.crashHook,
-		Fence:       s.fence,
-	})
 }
 
 // fence is the store's Fence: it refuses a write once booker has closed

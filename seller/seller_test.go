@@ -95,6 +95,12 @@ func TestFence(t *testing.T) {
 // fakeBooker accepts one seller on a socket and plays booker's side.
 func fakeBooker(t *testing.T, dataDir string) (string, <-chan *ipc.Conn) {
 	t.Helper()
+	return fakeBookerOf(t, &ipc.Welcome{Slot: 2, DataDir: dataDir, Mode: "locked", Window: 8, MaxBatch: 8, Heartbeat: time.Hour, LockTimeout: time.Second})
+}
+
+// fakeBookerOf is fakeBooker with its Welcome.
+func fakeBookerOf(t *testing.T, welcome *ipc.Welcome) (string, <-chan *ipc.Conn) {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	l, err := ipc.Listen(sock, 0o600, -1)
 	if err != nil {
@@ -111,9 +117,11 @@ func fakeBooker(t *testing.T, dataDir string) (string, <-chan *ipc.Conn) {
 		if m, err := c.Recv(); err != nil || m.(*ipc.Hello).Slot != 2 {
 			t.Errorf("hello: %v %v", m, err)
 		}
-		c.Send(&ipc.Welcome{Slot: 2, DataDir: dataDir, Mode: "locked", Window: 8, MaxBatch: 8, Heartbeat: time.Hour, LockTimeout: time.Second})
+		c.Send(welcome)
 		if m, err := c.Recv(); err != nil {
 			t.Errorf("ready: %v %v", m, err)
+			c.Close()
+			return
 		}
 		conns <- c
 	}()
@@ -166,5 +174,41 @@ func TestRunCommitsAndAnswers(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the seller outlived booker's connection")
+	}
+}
+
+// TestUnreachableDatabase: a seller whose database cannot be reached
+// when it starts does not exit (booker would restart it in a loop, past
+// its restart intensity): it becomes ready and answers store_unavailable
+// until the database is back.
+func TestUnreachableDatabase(t *testing.T) {
+	dsn := "postgres://booker@/booker?host=" + filepath.Join(t.TempDir(), "no-such-server")
+	sock, conns := fakeBookerOf(t, &ipc.Welcome{Slot: 2, Store: dsn, Mode: "locked", Window: 8, MaxBatch: 8, Heartbeat: time.Hour, LockTimeout: time.Second})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Config{Socket: sock, Slot: 2}, slog.New(slog.DiscardHandler))
+	}()
+	var c *ipc.Conn
+	select {
+	case c = <-conns:
+	case err := <-done:
+		t.Fatalf("the seller exited instead of becoming ready: %v", err)
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		c.Send(req(seq, "ev", "a"))
+		m, err := c.Recv()
+		for _, ok := m.(*ipc.Result); err == nil && !ok; _, ok = m.(*ipc.Result) {
+			m, err = c.Recv() // heartbeats
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := m.(*ipc.Result); !errors.Is(r.Err, ticket.ErrUnavailable) {
+			t.Fatalf("request %d: %+v, want store unavailable", seq, r)
+		}
+	}
+	c.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after booker closed: %v", err)
 	}
 }

@@ -121,7 +121,7 @@ func TestPostgresThreeHosts(t *testing.T) {
 // 503 while it is away (and /readyz says so), loses no 201, and recovers
 // without a restart of its own.
 func TestPostgresRestart(t *testing.T) {
-	dsn := pgtest.Fresh(t)
+	dsn, dir := pgtest.Private(t)
 	b := hosts(t, 1, dsn, "--tickets", "100000", "--booking-timeout", "3s")[0]
 	stop := make(chan struct{})
 	done := make(chan []harness.Answer)
@@ -140,7 +140,7 @@ func TestPostgresRestart(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	var during harness.Answer
 	var readyDuring int
-	pgtest.Restart(t, func() {
+	pgtest.Restart(t, dir, func() {
 		during = b.Book("demo", "while-down", 0, "while-down")
 		readyDuring = b.GetJSON("/readyz", &struct{}{})
 	})
@@ -164,11 +164,11 @@ func TestPostgresRestart(t *testing.T) {
 // store_unavailable, and book once the database is back; booker is the
 // same process throughout.
 func TestPostgresSellersRestartWhileDown(t *testing.T) {
-	dsn := pgtest.Fresh(t)
+	dsn, dir := pgtest.Private(t)
 	b := hosts(t, 1, dsn)[0]
 	var during harness.Answer
 	var readyDuring int
-	pgtest.Restart(t, func() {
+	pgtest.Restart(t, dir, func() {
 		for _, s := range b.Sellers() {
 			syscall.Kill(s.PID, syscall.SIGKILL)
 		}

@@ -1,8 +1,10 @@
 // Package pgtest gives tests a real PostgreSQL: the database named by
 // BOOKER_TEST_POSTGRES (scripts/postgres.sh starts a throwaway cluster
-// and exports it), and a fresh schema of it per test. Without it the
-// tests skip with one line saying how to run them; under CI (CI set) they
-// fail instead, since .ci/run starts a cluster.
+// and exports it), and a fresh schema of it per test; a test that stops
+// the database gets a cluster of its own (Private, Restart). Without
+// BOOKER_TEST_POSTGRES the tests skip with one line saying how to run
+// them; under CI (CI set) they fail instead, since .ci/run starts a
+// cluster.
 package pgtest
 
 import (
@@ -10,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,15 +70,48 @@ func Fresh(t testing.TB) string {
 	return dsn
 }
 
-// Restart restarts the test cluster (pg_ctl restart, as its owner): the
-// cluster scripts/postgres.sh started in BOOKER_TEST_POSTGRES_DIR. It
-// skips the test when that is not known.
-func Restart(t testing.TB, stopped func()) {
+// Private starts a cluster of the test's own (scripts/postgres.sh: a
+// temp dir, a Unix socket) and returns the DSN of its database and its
+// dir, for Restart; it is stopped and removed when the test ends. Tests
+// that stop the database need one: the cluster of BOOKER_TEST_POSTGRES
+// serves the tests of other packages, which go test runs at the same
+// time. It skips (or fails under CI) as Admin does.
+func Private(t testing.TB) (dsn, dir string) {
 	t.Helper()
-	dir := os.Getenv("BOOKER_TEST_POSTGRES_DIR")
+	Admin(t)
+	_, self, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(self), "..", "..", "scripts", "postgres.sh")
+	out, err := exec.Command("bash", script, "--env").Output()
+	if err != nil {
+		t.Fatalf("scripts/postgres.sh --env: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		switch v = strings.Trim(v, "'"); k {
+		case "BOOKER_TEST_POSTGRES":
+			dsn = v
+		case "BOOKER_TEST_POSTGRES_DIR":
+			dir = v
+		}
+	}
+	if dsn == "" || dir == "" {
+		t.Fatalf("scripts/postgres.sh --env printed no DSN and dir: %q", out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", script, "--stop", dir).CombinedOutput(); err != nil {
+			t.Errorf("scripts/postgres.sh --stop %s: %v\n%s", dir, err, out)
+		}
+	})
+	return dsn, dir
+}
+
+// Restart restarts the cluster in dir (pg_ctl restart, as its owner), a
+// Private one, calling stopped while it is down.
+func Restart(t testing.TB, dir string, stopped func()) {
+	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
-	if dir == "" || len(bins) == 0 {
-		t.Skip("restarting PostgreSQL needs the cluster of scripts/postgres.sh (BOOKER_TEST_POSTGRES_DIR)")
+	if len(bins) == 0 {
+		t.Fatal("no /usr/lib/postgresql/*/bin/pg_ctl")
 	}
 	pgctl := bins[len(bins)-1]
 	run := func(args ...string) {

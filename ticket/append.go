@@ -111,23 +111,9 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 		}
 		defer unlock()
 	}
-	fi, err := st.jf.Stat()
+	size, err := s.cutTornTail(st)
 	if err != nil {
-		return 0, fmt.Errorf("stat journal: %w", err)
-	}
-	size := fi.Size()
-	if s.opts.Mode == Locked && size > st.off {
-		size = st.off
-	} else if s.opts.Mode == Race {
-		size, err = lastLineEnd(st.jf, size)
-		if err != nil {
-			return 0, err
-		}
-	}
-	if size < fi.Size() {
-		if err := st.jf.Truncate(size); err != nil {
-			return 0, fmt.Errorf("cut torn journal tail: %w", err)
-		}
+		return 0, err
 	}
 	if n, err := s.sys.write(st.jf, line); err != nil || n < len(line) {
 		if terr := st.jf.Truncate(size); terr != nil {
@@ -149,11 +135,37 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	// landed further on: leave st.off where it is, and the next read
 	// applies our line again (a booking id already present is skipped).
 	if s.opts.Mode == Locked {
-		st.off = end
+		st.off, st.seen = end, end
 		st.noteLast(line, size)
 	}
 	st.synced = st.off
 	return end, nil
+}
+
+// cutTornTail cuts off a torn tail left by a writer that died
+// mid-append, and returns where the next line goes. In Locked mode that
+// is everything past the lines read, and the journal is as long as the
+// last refresh saw (st.seen): nobody else writes under the lock, so
+// there is nothing to stat. In Race mode it is the incomplete last line,
+// from the journal's length now; the caller holds the journal's lock.
+func (s *Store) cutTornTail(st *state) (int64, error) {
+	size, cut := st.off, st.seen > st.off
+	if s.opts.Mode == Race {
+		fi, err := st.jf.Stat()
+		if err != nil {
+			return 0, fmt.Errorf("stat journal: %w", err)
+		}
+		if size, err = lastLineEnd(st.jf, fi.Size()); err != nil {
+			return 0, err
+		}
+		cut = size < fi.Size()
+	}
+	if cut {
+		if err := st.jf.Truncate(size); err != nil {
+			return 0, fmt.Errorf("cut torn journal tail: %w", err)
+		}
+	}
+	return size, nil
 }
 
 // lockJournal takes an exclusive flock of the journal file itself, for

@@ -74,7 +74,7 @@ func (s *Store) openJournal(event string) (*os.File, uint64, error) {
 func (st *state) useJournal(jf *os.File, ino uint64, gen string, journal []byte) {
 	off := int64(len(journal))
 	st.jf, st.jino, st.jgen, st.born = jf, ino, gen, off
-	st.off, st.synced, st.loaded = off, off, off
+	st.off, st.seen, st.synced, st.loaded = off, off, off, off
 	st.noteLast(journal, 0)
 }
 

@@ -48,6 +48,7 @@ type state struct {
 	born      int64           // bytes durable since it was created: its header and the lines it carried
 	loaded    int64           // bytes of whole lines it had when this process loaded it
 	off       int64           // journal bytes applied; ends at a newline
+	seen      int64           // the journal's length at the last refresh; past off, a torn tail
 	lastAt    int64           // where the last applied journal line starts
 	last      []byte          // that line, newline included; lastAt+len(last) == off
 	synced    int64           // journal bytes known durable (this process fsynced them)
@@ -252,6 +253,7 @@ func (s *Store) load(event string) (*state, error) {
 
 // readJournal applies the journal's complete lines from st.off to size.
 func (s *Store) readJournal(st *state, size int64) error {
+	st.seen = max(size, st.off)
 	if size <= st.off {
 		return nil
 	}
@@ -260,6 +262,7 @@ func (s *Store) readJournal(st *state, size int64) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read journal: %w", err)
 	}
+	st.seen = st.off + int64(n)
 	recs, used, h, err := parseJournal(buf[:n], st.e.Capacity, st.off == 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", st.jf.Name(), err)

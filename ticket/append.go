@@ -135,8 +135,8 @@ func (s *Store) appendRecord(st *state, line []byte) (end int64, err error) {
 	// landed further on: leave st.off where it is, and the next read
 	// applies our line again (a booking id already present is skipped).
 	if s.opts.Mode == Locked {
-		st.off, st.seen = end, end
-		st.noteLast(line, size)
+		// line is this commit's own, one whole line: no copy to note it.
+		st.off, st.seen, st.lastAt, st.last = end, end, size, line
 	}
 	st.synced = st.off
 	return end, nil

@@ -233,10 +233,11 @@ func (s *Store) enter(ctx context.Context, event string, how locking) (*guard, e
 	if err := CheckEventID(event); err != nil {
 		return nil, err
 	}
-	if err := s.exists(event); err != nil {
+	ec, err := s.knownCache(event)
+	if err != nil {
 		return nil, err
 	}
-	g := &guard{s: s, event: event, ec: s.cacheFor(event)}
+	g := &guard{s: s, event: event, ec: ec}
 	s.step(point{step: stepEnter, event: event, how: how})
 	g.ec.mu.Lock()
 	if s.opts.Mode == Locked && how != unlocked {
@@ -249,6 +250,23 @@ func (s *Store) enter(ctx context.Context, event string, how locking) (*guard, e
 		g.held = h
 	}
 	return g, nil
+}
+
+// knownCache returns the event's cache, checking first that the event
+// exists unless this store has entered it before: the store never
+// deletes an event, so only the first entry costs a stat (and the files
+// that vanished anyway are found missing by refresh).
+func (s *Store) knownCache(event string) (*eventCache, error) {
+	s.cacheMu.Lock()
+	ec := s.cache[event]
+	s.cacheMu.Unlock()
+	if ec != nil {
+		return ec, nil
+	}
+	if err := s.exists(event); err != nil {
+		return nil, err
+	}
+	return s.cacheFor(event), nil
 }
 
 // waited is how long enter waited for the file lock.

@@ -57,7 +57,7 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []Request, mor
 			results[i] = st.book(r)
 			if results[i].Err == nil && !results[i].Replayed {
 				if rec == nil {
-					rec = &record{}
+					rec = &record{Book: make([]Booking, 0, len(reqs)-i)}
 				}
 				rec.Book = append(rec.Book, results[i].Booking)
 			}

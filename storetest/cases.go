@@ -129,10 +129,8 @@ func testSellOutExactly(t *testing.T, open Opener) {
 	if !slices.Equal(seats, []int{1, 2, 3, 4}) {
 		t.Fatalf("seats %v, want the lowest free ones in order", seats)
 	}
-	_, _, err := s.BookGroup(context.Background(), "ev", []ticket.Request{{ID: "named", Buyer: "x", Seat: 2}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := book(t, s, "ev", ticket.Request{ID: "named", Buyer: "x", Seat: 2})
+	want(t, "a named seat when sold out", r.Err, ticket.ErrSoldOut)
 	e := mustGet(t, s, "ev")
 	if e.Sold() != 4 || e.Available() != 0 {
 		t.Fatalf("sold %d available %d", e.Sold(), e.Available())

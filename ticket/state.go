@@ -150,8 +150,7 @@ func (s *Store) refresh(event string, c *eventCache) (*state, error) {
 			}
 		}
 	}
-	c.st.close()
-	c.st = nil
+	s.drop(c)
 	st, err := s.load(event)
 	if err != nil {
 		return nil, err

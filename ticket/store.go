@@ -83,8 +83,7 @@ func (s *Store) Close() error {
 	s.cacheMu.Lock()
 	for _, c := range s.cache {
 		c.mu.Lock()
-		c.st.close()
-		c.st = nil
+		s.drop(c)
 		c.mu.Unlock()
 	}
 	s.cacheMu.Unlock()

@@ -175,7 +175,6 @@ func (d *disk) powerLoss() string {
 	}
 	sort.Strings(names)
 	var desc []string
-	survivors := map[string]int{}
 	for _, name := range names {
 		content := d.data[d.names[name]]
 		if err := os.WriteFile(filepath.Join(d.dir, name), content, 0o644); err != nil {
@@ -185,11 +184,10 @@ func (d *disk) powerLoss() string {
 		if i := bytes.IndexByte(content, 0); i >= 0 {
 			desc[len(desc)-1] += fmt.Sprintf("(zeros from %d)", i)
 		}
-		survivors[name] = 0
 	}
 	// What is on disk now is all durable, under new identities.
 	d.ident, d.data, d.failed, d.names = map[uint64]int{}, map[int][]byte{}, map[int]failedRange{}, map[string]int{}
-	for name := range survivors {
+	for _, name := range names {
 		f, err := os.Open(filepath.Join(d.dir, name))
 		if err != nil {
 			panic(err)

@@ -346,8 +346,7 @@ func (e *explorer) sync(f *os.File) error {
 // without sync, as the kernel does when a process dies.
 func (s *Store) crashClose() {
 	for _, c := range s.cache {
-		c.st.close()
-		c.st = nil
+		s.drop(c)
 	}
 	s.dirf.Close()
 }

@@ -47,7 +47,8 @@ type Options struct {
 	// writing it back: the window in which other processes' updates are
 	// lost.
 	RaceWindow time.Duration
-	// NoSync turns off fsync of the temp file and the directory: commits
+	// NoSync turns off every sync (the journal's fdatasync, the fsyncs of
+	// temp files and of the directory): commits
 	// survive a crash of the process but not of the machine. For demos.
 	NoSync bool
 	// LockTimeout bounds the wait for an event's lock (besides the

@@ -22,9 +22,9 @@ import (
 	"github.com/bookerhq/booker/ticket"
 )
 
-// Store is what the suite needs of a ticket store: ticket.Store's
-// methods, with List and Exists as pgstore's (taking a context; Exists
-// returning an error), since asking a database can fail.
+// Store is what the suite needs of a ticket store: the methods
+// *ticket.Store and *pgstore.Store share (List and Exists take a context,
+// and Exists returns an error, since asking a database can fail).
 type Store interface {
 	Create(ctx context.Context, event string, capacity int) (*ticket.Event, error)
 	BookGroup(ctx context.Context, event string, reqs []ticket.Request, more func() []ticket.Request) ([]ticket.Result, ticket.Commit, error)

@@ -146,31 +146,7 @@ func (e *explorer) answered(t *thread) {
 		}
 		return
 	case "cancel":
-		st := e.model.ids[o.id]
-		st.inflight--
-		e.logf("%s answered %v", t.name, o.err)
-		if !st.newer(o) {
-			return
-		}
-		prev := st.answered(o)
-		switch {
-		case o.err == nil:
-			st.status = "cancelled"
-		case errors.Is(o.err, ErrCancelled):
-			if locked && prev == "live" {
-				e.failf("%s: %s was confirmed live, the store says cancelled", t.name, o.id)
-			}
-			st.status = "cancelled"
-		case errors.Is(o.err, ErrNoBooking):
-			if locked && prev == "live" {
-				e.failf("%s: %s was confirmed on seat %d, the store has no such booking", t.name, o.id, st.seat)
-			}
-			if st.status != "cancelled" {
-				st.status = "absent"
-			}
-		default:
-			e.failf("%s: %v", t.name, o.err)
-		}
+		e.answeredCancel(t, locked)
 		return
 	}
 	if o.err != nil {
@@ -178,6 +154,12 @@ func (e *explorer) answered(t *thread) {
 		e.failf("%s: %v", t.name, o.err)
 		return
 	}
+	e.answeredBook(t, locked)
+}
+
+// answeredBook holds a group commit's answers against the model.
+func (e *explorer) answeredBook(t *thread, locked bool) {
+	o := t.op
 	var told []string
 	for i, r := range o.reqs {
 		st := e.model.ids[r.ID]
@@ -220,4 +202,34 @@ func (e *explorer) answered(t *thread) {
 		}
 	}
 	e.logf("%s answered %s", t.name, strings.Join(told, " "))
+}
+
+// answeredCancel holds a cancel's answer against the model.
+func (e *explorer) answeredCancel(t *thread, locked bool) {
+	o := t.op
+	st := e.model.ids[o.id]
+	st.inflight--
+	e.logf("%s answered %v", t.name, o.err)
+	if !st.newer(o) {
+		return
+	}
+	prev := st.answered(o)
+	switch {
+	case o.err == nil:
+		st.status = "cancelled"
+	case errors.Is(o.err, ErrCancelled):
+		if locked && prev == "live" {
+			e.failf("%s: %s was confirmed live, the store says cancelled", t.name, o.id)
+		}
+		st.status = "cancelled"
+	case errors.Is(o.err, ErrNoBooking):
+		if locked && prev == "live" {
+			e.failf("%s: %s was confirmed on seat %d, the store has no such booking", t.name, o.id, st.seat)
+		}
+		if st.status != "cancelled" {
+			st.status = "absent"
+		}
+	default:
+		e.failf("%s: %v", t.name, o.err)
+	}
 }

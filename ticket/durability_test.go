@@ -29,24 +29,16 @@ func TestCompactionBehindSurvivesInodeReuse(t *testing.T) {
 	ctx := context.Background()
 	var armed atomic.Bool
 	entered, gate := make(chan struct{}), make(chan struct{})
-	a, err := Open(dir, Options{CompactMin: 256, NoSync: true, Hook: func(at Step) {
+	a := mustOpenAt(t, dir, Options{CompactMin: 256, NoSync: true, Hook: func(at Step) {
 		if at == StepTempWrite && armed.CompareAndSwap(true, false) {
 			close(entered)
 			<-gate
 		}
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
 	release := sync.OnceFunc(func() { close(gate) })
-	defer release() // before a.Close, which waits for the compaction
+	defer release() // before a.Close (a cleanup), which waits for the compaction
 	// B compacts in its commits: every commit of B starts a new journal.
-	b, err := Open(dir, Options{CompactMin: -1, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := mustOpenAt(t, dir, Options{CompactMin: -1, NoSync: true})
 	mustCreate(t, a, "ev", 100000)
 	jpath := filepath.Join(dir, "ev.journal")
 	n, live := 0, map[string]bool{}
@@ -83,31 +75,19 @@ func TestCompactionBehindSurvivesInodeReuse(t *testing.T) {
 		book(a)
 	}
 	// The newer journal, in J1's inode, at the path.
-	data, err := os.ReadFile(jpath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(kept, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(kept, jpath); err != nil {
-		t.Fatal(err)
-	}
+	moveInto(t, jpath, kept)
 	if ino, size := statJournal(t, jpath); ino != j1 || size < from {
 		t.Fatalf("journal at the path: inode %d, %d bytes; want J1's inode %d and at least %d bytes", ino, size, j1, from)
 	}
-	snapBefore, err := os.ReadFile(filepath.Join(dir, "ev.json"))
+	snapBefore, err := os.ReadFile(a.Path("ev"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	release()
 	a.compactions.Wait()
-
-	snapAfter, err := os.ReadFile(filepath.Join(dir, "ev.json"))
-	if err != nil {
+	if snapAfter, err := os.ReadFile(a.Path("ev")); err != nil {
 		t.Fatal(err)
-	}
-	if !bytes.Equal(snapBefore, snapAfter) {
+	} else if !bytes.Equal(snapBefore, snapAfter) {
 		t.Errorf("A's compaction replaced the snapshot of a journal it did not copy")
 	}
 	e, err := ReadEvent(dir, "ev")
@@ -119,6 +99,22 @@ func TestCompactionBehindSurvivesInodeReuse(t *testing.T) {
 	}
 	if len(live) > 0 {
 		t.Fatalf("%d confirmed bookings missing from the files after A's compaction", len(live))
+	}
+}
+
+// moveInto puts the content of the file at path into the file at kept,
+// then renames kept over path: path's content in kept's inode.
+func moveInto(t *testing.T, path, kept string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kept, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(kept, path); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,6 +1,9 @@
 package ticket
 
-import "context"
+import (
+	"context"
+	"testing"
+)
 
 // book books one seat with BookGroup, for tests.
 func book(s *Store, ctx context.Context, event string, r Request) (Booking, Commit, error) {
@@ -9,4 +12,15 @@ func book(s *Store, ctx context.Context, event string, r Request) (Booking, Comm
 		return Booking{}, c, err
 	}
 	return res[0].Booking, c, res[0].Err
+}
+
+// mustOpenAt opens a store in dir, closed when the test ends.
+func mustOpenAt(t testing.TB, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

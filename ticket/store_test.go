@@ -16,12 +16,7 @@ import (
 // mustOpen opens a locked store in a fresh temp dir.
 func mustOpen(t testing.TB, opts Options) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return mustOpenAt(t, t.TempDir(), opts)
 }
 
 func mustCreate(t testing.TB, s *Store, event string, capacity int) {

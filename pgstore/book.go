@@ -220,7 +220,7 @@ func (g *group) lostTo(ctx context.Context, ids []string, inserted map[string]bo
 	}
 	found, err := bookingsByID(ctx, g.s.pool, g.event, lost)
 	if err != nil {
-		err = g.s.classify("read bookings committed by another transaction in "+g.event, err, false)
+		err = g.s.classify("read bookings committed by another transaction in "+g.event, err)
 		found = map[string]stored{}
 		for _, id := range lost {
 			found[id] = stored{err: err}

@@ -37,7 +37,7 @@ func (s *Store) lookup(ctx context.Context, q rowQuerier, event, id string) (tic
 	case errors.Is(err, pgx.ErrNoRows):
 		return b, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
 	case err != nil:
-		return b, s.classify("look up "+id+" in "+event, err, false)
+		return b, s.classify("look up "+id+" in "+event, err)
 	}
 	if err := checkLive(event, id, hasBooking, cancelled); err != nil {
 		return ticket.Booking{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/bookerhq/booker/ticket"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,7 +14,9 @@ import (
 
 // TestClassify checks the error classes callers rely on, for errors a
 // live server cannot be made to produce on cue (a COMMIT whose answer is
-// lost). It needs no database.
+// lost). An error of COMMIT goes through retry, as a non-idempotent
+// transaction's, which is where ticket.ErrNotDurable is decided. It needs
+// no database.
 func TestClassify(t *testing.T) {
 	s := &Store{where: `database "booker" at /tmp/x:5432 (user postgres)`}
 	pg := func(severity, code string) error {
@@ -40,7 +43,10 @@ func TestClassify(t *testing.T) {
 		{"ticket's own", fmt.Errorf("%w: x", ticket.ErrSoldOut), false, []error{ticket.ErrSoldOut}, []error{ErrUnavailable}},
 		{"caller gave up", context.Canceled, false, []error{context.Canceled}, []error{ErrUnavailable}},
 	} {
-		got := s.classify("book ev", c.err, c.committing)
+		got := s.classify("book ev", c.err)
+		if c.committing {
+			_, got = s.retry("book ev", false, func() (time.Time, error) { return time.Time{}, &commitError{c.err} })
+		}
 		for _, w := range c.want {
 			if !errors.Is(got, w) {
 				t.Errorf("%s: %v, want %v", c.name, got, w)

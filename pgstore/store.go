@@ -136,7 +136,7 @@ func connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if err := s.pool.Ping(ctx); err != nil {
 		s.pool.Close()
-		return nil, s.classify("connect", err, false)
+		return nil, s.classify("connect", err)
 	}
 	return s, nil
 }
@@ -211,7 +211,7 @@ func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
 		FROM events e LEFT JOIN bookings b ON b.event = e.id
 		WHERE e.id = $1 ORDER BY b.rev, b.n`, event)
 	if err != nil {
-		return nil, s.classify("get "+event, err, false)
+		return nil, s.classify("get "+event, err)
 	}
 	defer rows.Close()
 	e := &ticket.Event{Format: ticket.Format, ID: event, Bookings: []ticket.Booking{}}
@@ -223,7 +223,7 @@ func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
 		var seat, seller *int
 		var rev, cancelRev *int64
 		if err := rows.Scan(&e.Capacity, &id, &seat, &buyer, &seller, &fp, &rev, &cancelRev); err != nil {
-			return nil, s.classify("get "+event, err, false)
+			return nil, s.classify("get "+event, err)
 		}
 		if id == nil {
 			continue // an event without bookings
@@ -237,7 +237,7 @@ func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
 		e.Bookings = append(e.Bookings, ticket.Booking{ID: *id, Seat: *seat, Buyer: *buyer, Seller: *seller, Fingerprint: *fp})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.classify("get "+event, err, false)
+		return nil, s.classify("get "+event, err)
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
@@ -269,7 +269,7 @@ func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, er
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, 0, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
 	}
-	return capacity, sold, s.classify("count "+event, err, false)
+	return capacity, sold, s.classify("count "+event, err)
 }
 
 // List returns the ids of all events, sorted. Unlike ticket.Store.List it
@@ -277,18 +277,18 @@ func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, er
 func (s *Store) List(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, "SELECT id FROM events ORDER BY id COLLATE \"C\"")
 	if err != nil {
-		return nil, s.classify("list events", err, false)
+		return nil, s.classify("list events", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, s.classify("list events", err, false)
+		return nil, s.classify("list events", err)
 	}
 	return ids, nil
 }
 
 // Ping reports whether the database answers (ErrUnavailable if not).
 func (s *Store) Ping(ctx context.Context) error {
-	return s.classify("ping", s.pool.Ping(ctx), false)
+	return s.classify("ping", s.pool.Ping(ctx))
 }
 
 // Exists reports whether event names an existing event, or the
@@ -299,5 +299,5 @@ func (s *Store) Exists(ctx context.Context, event string) (bool, error) {
 	}
 	var ok bool
 	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", event).Scan(&ok)
-	return ok, s.classify("look up event "+event, err, false)
+	return ok, s.classify("look up event "+event, err)
 }

@@ -71,7 +71,7 @@ func (s *Store) retry(op string, idempotent bool, attempt func() (time.Time, err
 		return end, fmt.Errorf("%w: %s on %s: the connection failed during COMMIT: %w: %w",
 			ticket.ErrNotDurable, op, s.where, ErrUnavailable, err)
 	}
-	return end, s.classify(op, err, false)
+	return end, s.classify(op, err)
 }
 
 // timeoutsSQL sets the lock and statement timeouts ($1, $2) for the

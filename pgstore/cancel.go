@@ -92,8 +92,8 @@ func (s *Store) Cancel(ctx context.Context, event, id string) (ticket.Booking, e
 		return ticket.Booking{}, err
 	}
 	var b ticket.Booking
-	_, err := s.inTx(ctx, "cancel "+id+" in "+event, func(tx pgx.Tx) error {
-		if _, _, err := s.lockEvent(ctx, tx, event); err != nil {
+	err := s.inTx(ctx, "cancel "+id+" in "+event, func(tx pgx.Tx) error {
+		if err := s.lockEvent(ctx, tx, event); err != nil {
 			return err
 		}
 		var err error

@@ -85,8 +85,8 @@ type Store struct {
 	low   map[string]int // event -> the lowest free seat last seen (lowestHint)
 }
 
-// hooks are test seams: called, when set, at points of a commit
-// (BookGroup and Cancel; sent only in BookGroup).
+// hooks are test seams: called, when set, at points of a BookGroup
+// commit.
 type hooks struct {
 	locked       func(pid uint32)          // the commit's locks are held
 	beforeCommit func(pid uint32)          // everything is decided: the writes and COMMIT are next
@@ -175,7 +175,7 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*ticket
 	if capacity < 1 || capacity > ticket.MaxCapacity {
 		return nil, fmt.Errorf("%w: capacity %d outside 1..%d", ticket.ErrInvalid, capacity, ticket.MaxCapacity)
 	}
-	_, err := s.inTx(ctx, "create "+event, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, "create "+event, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "INSERT INTO events (id, capacity) VALUES ($1, $2) ON CONFLICT DO NOTHING", event, capacity)
 		if err != nil {
 			return err

@@ -158,13 +158,6 @@ func (s *Store) Close() error {
 // Mode returns the store's mode.
 func (s *Store) Mode() ticket.Mode { return s.opts.Mode }
 
-// Lock returns the store's lock granularity (what locked mode locks).
-func (s *Store) Lock() Lock { return s.opts.Lock }
-
-// Where names the store's database (host, port, name, user; never the
-// password), as its errors do.
-func (s *Store) Where() string { return s.where }
-
 // Create creates an event with the given capacity: its row and one row
 // per seat, in one transaction (so a big event costs a row per seat: not
 // yet measured for millions). ticket.ErrEventExists if it exists.

@@ -138,18 +138,7 @@ type stored struct {
 	err       error
 }
 
-// bookingsByID reads the bookings (live or cancelled) of event with the
-// given ids.
-func bookingsByID(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, event string, ids []string) (map[string]stored, error) {
-	rows, err := q.Query(ctx, byIDSQL, event, ids)
-	if err != nil {
-		return nil, err
-	}
-	return scanStored(rows)
-}
-
+// scanStored collects the rows of byIDSQL by id.
 func scanStored(rows pgx.Rows) (map[string]stored, error) {
 	found := map[string]stored{}
 	var r stored

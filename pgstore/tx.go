@@ -46,7 +46,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 // pg_terminate_backend), at most maxAttempts times. An attempt whose
 // COMMIT's outcome is unknown (*commitError) is run again only when the
 // transaction is idempotent (BookGroup: the same ids book what is
-// missing and find what is there; Migrate), up to settleAttempts times,
+// missing and find what is there), up to settleAttempts times,
 // which settles the outcome; if no later attempt completes, the error is
 // ticket.ErrNotDurable. Errors are
 // classified (classify) with op as their context.

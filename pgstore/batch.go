@@ -74,19 +74,6 @@ func validFingerprint(fp string) bool {
 	return true
 }
 
-// ids returns the distinct ids of the requests for which keep is true.
-func (b *batch) ids(keep func(i int) bool) []string {
-	seen := map[string]bool{}
-	ids := []string{}
-	for i, r := range b.reqs {
-		if keep(i) && !seen[r.ID] {
-			seen[r.ID] = true
-			ids = append(ids, r.ID)
-		}
-	}
-	return ids
-}
-
 // resolve settles the requests whose id the database holds (a replay, a
 // reused key or a cancelled id), and marks the others fresh, or dup when
 // an earlier request of the batch has the same id.
@@ -125,16 +112,21 @@ func (b *batch) replay(f stored, r ticket.Request) ticket.Result {
 // seat: one per such request, and one per named seat (a candidate may be
 // a seat a request names).
 func (b *batch) wanted() (ids []string, named []int, want int) {
-	ids = b.ids(func(i int) bool { return b.res[i].Err == nil })
-	seen := map[int]bool{}
-	named = []int{}
+	seenID, seenSeat := map[string]bool{}, map[int]bool{}
+	ids, named = []string{}, []int{}
 	for i, r := range b.reqs {
+		if b.res[i].Err != nil {
+			continue
+		}
+		if !seenID[r.ID] {
+			seenID[r.ID] = true
+			ids = append(ids, r.ID)
+		}
 		switch {
-		case b.res[i].Err != nil:
 		case r.Seat == 0:
 			want++
-		case !seen[r.Seat]:
-			seen[r.Seat] = true
+		case !seenSeat[r.Seat]:
+			seenSeat[r.Seat] = true
 			named = append(named, r.Seat)
 		}
 	}

@@ -218,9 +218,13 @@ func (g *group) lostTo(ctx context.Context, ids []string, inserted map[string]bo
 			lost = append(lost, id)
 		}
 	}
-	found, err := bookingsByID(ctx, g.s.pool, g.event, lost)
+	var found map[string]stored
+	rows, err := g.s.pool.Query(ctx, byIDSQL, g.event, lost)
+	if err == nil {
+		found, err = scanStored(rows)
+	}
 	if err != nil {
-		err = g.s.classify("read bookings committed by another transaction in "+g.event, err, false)
+		err = g.s.classify("read bookings committed by another transaction in "+g.event, err)
 		found = map[string]stored{}
 		for _, id := range lost {
 			found[id] = stored{err: err}

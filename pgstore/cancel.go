@@ -37,7 +37,7 @@ func (s *Store) lookup(ctx context.Context, q rowQuerier, event, id string) (tic
 	case errors.Is(err, pgx.ErrNoRows):
 		return b, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
 	case err != nil:
-		return b, s.classify("look up "+id+" in "+event, err, false)
+		return b, s.classify("look up "+id+" in "+event, err)
 	}
 	if err := checkLive(event, id, hasBooking, cancelled); err != nil {
 		return ticket.Booking{}, err
@@ -92,8 +92,8 @@ func (s *Store) Cancel(ctx context.Context, event, id string) (ticket.Booking, e
 		return ticket.Booking{}, err
 	}
 	var b ticket.Booking
-	_, err := s.inTx(ctx, "cancel "+id+" in "+event, func(tx pgx.Tx) error {
-		if _, _, err := s.lockEvent(ctx, tx, event); err != nil {
+	err := s.inTx(ctx, "cancel "+id+" in "+event, func(tx pgx.Tx) error {
+		if err := s.lockEvent(ctx, tx, event); err != nil {
 			return err
 		}
 		var err error

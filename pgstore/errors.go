@@ -84,21 +84,16 @@ var unavailableCodes = map[string]bool{
 
 // classify turns an error of a database call into one callers can test:
 // ticket's sentinels pass through; a lock timeout becomes
-// ticket.ErrLockTimeout; an unreachable or failing server ErrUnavailable;
-// a failure while committing whose outcome is unknown ticket.ErrNotDurable
-// (and ErrUnavailable). op and s.where are the context added, once.
-func (s *Store) classify(op string, err error, committing bool) error {
+// ticket.ErrLockTimeout; an unreachable or failing server ErrUnavailable.
+// (A COMMIT whose outcome is unknown is retry's to report, as
+// ticket.ErrNotDurable.) op and s.where are the context added, once.
+func (s *Store) classify(op string, err error) error {
 	if err == nil || isTicketErr(err) {
 		return err
 	}
 	var pe *pgconn.PgError
 	isPg := errors.As(err, &pe)
 	switch {
-	case committing && outcomeUnknown(err):
-		// The COMMIT may have reached the server: a FATAL answer (a
-		// terminated backend) or none at all leaves the outcome unknown.
-		return fmt.Errorf("%w: %s on %s: the connection failed during COMMIT: %w: %w",
-			ticket.ErrNotDurable, op, s.where, ErrUnavailable, err)
 	case isPg && pe.Code == "55P03": // lock_not_available: the lock timeout
 		return fmt.Errorf("%w: %s on %s: %w", ticket.ErrLockTimeout, op, s.where, err)
 	case isPg && (unavailableCodes[pe.Code] || strings.HasPrefix(pe.Code, "08")): // 08: connection exceptions

@@ -48,20 +48,25 @@ func TestConnectionKilled(t *testing.T) {
 					t.Fatal(err)
 				}
 				var once sync.Once
-				kill := func(pid uint32) { once.Do(func() { terminate(t, pid) }) }
+				faults := 0 // how often the fault happened
+				kill := func(pid uint32) { once.Do(func() { faults++; terminate(t, pid) }) }
+				lose := func(c *pgconn.PgConn) { faults++; c.Conn().Close() }
 				switch point {
 				case "locked":
 					s.hooks.locked = kill
 				case "before-commit":
 					s.hooks.beforeCommit = kill
 				case "answer-lost":
-					s.hooks.sent = func(c *pgconn.PgConn) { once.Do(func() { c.Conn().Close() }) }
+					s.hooks.sent = func(c *pgconn.PgConn) { once.Do(func() { lose(c) }) }
 				default:
-					s.hooks.sent = func(c *pgconn.PgConn) { c.Conn().Close() }
+					s.hooks.sent = lose
 				}
 				reqs := []ticket.Request{{ID: "a", Buyer: "x"}, {ID: "b", Buyer: "y", Seat: 4}}
 				res, _, err := s.BookGroup(ctx, "ev", reqs, nil)
-				t.Logf("%s: %v", point, err)
+				t.Logf("%s: %v after %d faults", point, err, faults)
+				if faults == 0 || (point == "answer-always-lost" && faults < 2) {
+					t.Fatalf("%d faults at %s: the commit was not cut (or not run again)", faults, point)
+				}
 				n := count(t, dsn, "SELECT count(*) FROM bookings")
 				if point != "answer-always-lost" {
 					if err != nil || n != 2 || res[0].Err != nil || res[1].Err != nil || res[1].Booking.Seat != 4 {

@@ -87,9 +87,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Run again if the connection is lost: applying the migrations the
-	// database lacks is idempotent.
-	_, err = s.retry("migrate", true, func() (time.Time, error) {
+	// Run again if the connection is lost (retry's connLost), COMMIT
+	// included: BeginFunc returns COMMIT's error as it is, not as a
+	// *commitError, and applying the migrations the database lacks is
+	// idempotent anyway.
+	_, err = s.retry("migrate", false, func() (time.Time, error) {
 		return time.Time{}, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			return applyMigrations(ctx, tx, ms, s.where)
 		})

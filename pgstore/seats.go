@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bookerhq/booker/ticket"
@@ -28,9 +27,9 @@ import (
 // round trip that locked named seats and the wait for held ones.
 func (s *Store) book(ctx context.Context, conn *pgxpool.Conn, b *batch) (waited time.Duration, err error) {
 	b.validate()
-	lock := ""
+	lock, skip := "", "" // the seat locks: none, or in Lock seat waiting or skipping held seats
 	if s.opts.Lock == LockSeat && !s.raceMode() {
-		lock = " FOR UPDATE"
+		lock, skip = " FOR UPDATE", " FOR UPDATE SKIP LOCKED"
 	}
 	ids, named, want := b.wanted()
 	from := s.lowestHint(b.event)
@@ -45,7 +44,7 @@ func (s *Store) book(ctx context.Context, conn *pgxpool.Conn, b *batch) (waited 
 		bt.Queue(namedSQL+lock, b.event, named).Query(func(rows pgx.Rows) (err error) { free, err = scanSeats(rows); return err })
 	}
 	if want > 0 {
-		bt.Queue(lowestSQL+skipLocked(lock), b.event, []int{}, want, from).Query(func(rows pgx.Rows) (err error) { candidates, err = scanSeats(rows); return err })
+		bt.Queue(lowestSQL+skip, b.event, []int{}, want, from).Query(func(rows pgx.Rows) (err error) { candidates, err = scanSeats(rows); return err })
 	}
 	t0 := s.now()
 	if err := conn.SendBatch(ctx, &bt).Close(); err != nil {
@@ -56,7 +55,7 @@ func (s *Store) book(ctx context.Context, conn *pgxpool.Conn, b *batch) (waited 
 	}
 	if len(candidates) < want && from > 1 {
 		// A cancel may have freed a seat below the hint: look from seat 1.
-		if candidates, err = querySeats(ctx, conn, lowestSQL+skipLocked(lock), b.event, []int{}, want, 1); err != nil {
+		if candidates, err = querySeats(ctx, conn, lowestSQL+skip, b.event, []int{}, want, 1); err != nil {
 			return waited, err
 		}
 	}
@@ -83,8 +82,6 @@ func (s *Store) book(ctx context.Context, conn *pgxpool.Conn, b *batch) (waited 
 	}
 	return waited, nil
 }
-
-func skipLocked(lock string) string { return strings.Replace(lock, "UPDATE", "UPDATE SKIP LOCKED", 1) }
 
 const (
 	// byIDSQL reads the bookings (live or cancelled) of event $1 with
@@ -138,18 +135,7 @@ type stored struct {
 	err       error
 }
 
-// bookingsByID reads the bookings (live or cancelled) of event with the
-// given ids.
-func bookingsByID(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, event string, ids []string) (map[string]stored, error) {
-	rows, err := q.Query(ctx, byIDSQL, event, ids)
-	if err != nil {
-		return nil, err
-	}
-	return scanStored(rows)
-}
-
+// scanStored collects the rows of byIDSQL by id.
 func scanStored(rows pgx.Rows) (map[string]stored, error) {
 	found := map[string]stored{}
 	var r stored

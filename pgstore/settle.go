@@ -37,7 +37,7 @@ func (s *Store) Settle(ctx context.Context, event, id string) (ticket.Booking, e
 	}
 	var b ticket.Booking
 	var lookupErr error
-	_, err := s.inTx(ctx, "settle "+id+" in "+event, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, "settle "+id+" in "+event, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, settleSQL, event); err != nil {
 			return s.lockError(ctx, event, err)
 		}

@@ -85,8 +85,8 @@ type Store struct {
 	low   map[string]int // event -> the lowest free seat last seen (lowestHint)
 }
 
-// hooks are test seams: called, when set, at points of a commit
-// (BookGroup and Cancel; sent only in BookGroup).
+// hooks are test seams: called, when set, at points of a BookGroup
+// commit.
 type hooks struct {
 	locked       func(pid uint32)          // the commit's locks are held
 	beforeCommit func(pid uint32)          // everything is decided: the writes and COMMIT are next
@@ -136,7 +136,7 @@ func connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if err := s.pool.Ping(ctx); err != nil {
 		s.pool.Close()
-		return nil, s.classify("connect", err, false)
+		return nil, s.classify("connect", err)
 	}
 	return s, nil
 }
@@ -158,13 +158,6 @@ func (s *Store) Close() error {
 // Mode returns the store's mode.
 func (s *Store) Mode() ticket.Mode { return s.opts.Mode }
 
-// Lock returns the store's lock granularity (what locked mode locks).
-func (s *Store) Lock() Lock { return s.opts.Lock }
-
-// Where names the store's database (host, port, name, user; never the
-// password), as its errors do.
-func (s *Store) Where() string { return s.where }
-
 // Create creates an event with the given capacity: its row and one row
 // per seat, in one transaction (so a big event costs a row per seat: not
 // yet measured for millions). ticket.ErrEventExists if it exists.
@@ -175,7 +168,7 @@ func (s *Store) Create(ctx context.Context, event string, capacity int) (*ticket
 	if capacity < 1 || capacity > ticket.MaxCapacity {
 		return nil, fmt.Errorf("%w: capacity %d outside 1..%d", ticket.ErrInvalid, capacity, ticket.MaxCapacity)
 	}
-	_, err := s.inTx(ctx, "create "+event, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, "create "+event, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "INSERT INTO events (id, capacity) VALUES ($1, $2) ON CONFLICT DO NOTHING", event, capacity)
 		if err != nil {
 			return err
@@ -211,7 +204,7 @@ func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
 		FROM events e LEFT JOIN bookings b ON b.event = e.id
 		WHERE e.id = $1 ORDER BY b.rev, b.n`, event)
 	if err != nil {
-		return nil, s.classify("get "+event, err, false)
+		return nil, s.classify("get "+event, err)
 	}
 	defer rows.Close()
 	e := &ticket.Event{Format: ticket.Format, ID: event, Bookings: []ticket.Booking{}}
@@ -223,7 +216,7 @@ func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
 		var seat, seller *int
 		var rev, cancelRev *int64
 		if err := rows.Scan(&e.Capacity, &id, &seat, &buyer, &seller, &fp, &rev, &cancelRev); err != nil {
-			return nil, s.classify("get "+event, err, false)
+			return nil, s.classify("get "+event, err)
 		}
 		if id == nil {
 			continue // an event without bookings
@@ -237,7 +230,7 @@ func (s *Store) Get(ctx context.Context, event string) (*ticket.Event, error) {
 		e.Bookings = append(e.Bookings, ticket.Booking{ID: *id, Seat: *seat, Buyer: *buyer, Seller: *seller, Fingerprint: *fp})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.classify("get "+event, err, false)
+		return nil, s.classify("get "+event, err)
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
@@ -269,7 +262,7 @@ func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, er
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, 0, fmt.Errorf("%w: %s", ticket.ErrNoEvent, event)
 	}
-	return capacity, sold, s.classify("count "+event, err, false)
+	return capacity, sold, s.classify("count "+event, err)
 }
 
 // List returns the ids of all events, sorted. Unlike ticket.Store.List it
@@ -277,18 +270,18 @@ func (s *Store) Count(ctx context.Context, event string) (capacity, sold int, er
 func (s *Store) List(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, "SELECT id FROM events ORDER BY id COLLATE \"C\"")
 	if err != nil {
-		return nil, s.classify("list events", err, false)
+		return nil, s.classify("list events", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, s.classify("list events", err, false)
+		return nil, s.classify("list events", err)
 	}
 	return ids, nil
 }
 
 // Ping reports whether the database answers (ErrUnavailable if not).
 func (s *Store) Ping(ctx context.Context) error {
-	return s.classify("ping", s.pool.Ping(ctx), false)
+	return s.classify("ping", s.pool.Ping(ctx))
 }
 
 // Exists reports whether event names an existing event, or the
@@ -299,5 +292,5 @@ func (s *Store) Exists(ctx context.Context, event string) (bool, error) {
 	}
 	var ok bool
 	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", event).Scan(&ok)
-	return ok, s.classify("look up event "+event, err, false)
+	return ok, s.classify("look up event "+event, err)
 }

@@ -34,8 +34,9 @@ func (e *commitError) Unwrap() error { return e.err }
 // and statement timeouts (SET LOCAL, so they end with it) and commits it,
 // returning when COMMIT returned; retry runs it again as it says, and
 // classifies its error with op as its context.
-func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (end time.Time, err error) {
-	return s.retry(op, false, func() (time.Time, error) { return s.tryTx(ctx, fn) })
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	_, err := s.retry(op, false, func() (time.Time, error) { return time.Time{}, s.tryTx(ctx, fn) })
+	return err
 }
 
 // retry runs a transaction's attempt, and runs it again, on another
@@ -45,7 +46,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) (
 // pg_terminate_backend), at most maxAttempts times. An attempt whose
 // COMMIT's outcome is unknown (*commitError) is run again only when the
 // transaction is idempotent (BookGroup: the same ids book what is
-// missing and find what is there; Migrate), up to settleAttempts times,
+// missing and find what is there), up to settleAttempts times,
 // which settles the outcome; if no later attempt completes, the error is
 // ticket.ErrNotDurable. Errors are
 // classified (classify) with op as their context.
@@ -71,35 +72,33 @@ func (s *Store) retry(op string, idempotent bool, attempt func() (time.Time, err
 		return end, fmt.Errorf("%w: %s on %s: the connection failed during COMMIT: %w: %w",
 			ticket.ErrNotDurable, op, s.where, ErrUnavailable, err)
 	}
-	return end, s.classify(op, err, false)
+	return end, s.classify(op, err)
 }
 
 // timeoutsSQL sets the lock and statement timeouts ($1, $2) for the
 // transaction.
 const timeoutsSQL = "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)"
 
-func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) (time.Time, error) {
+// tryTx is one attempt of inTx; an error of COMMIT is a *commitError.
+func (s *Store) tryTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
 	// A no-op after COMMIT; after an error it returns the connection to
 	// the pool clean (or closes it), even if ctx is done.
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	_, err = tx.Exec(ctx, timeoutsSQL, millis(s.opts.LockTimeout), millis(s.opts.StatementTimeout))
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
 	if err := fn(tx); err != nil {
-		return time.Time{}, err
-	}
-	if h := s.hooks.beforeCommit; h != nil {
-		h(tx.Conn().PgConn().PID())
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return time.Time{}, &commitError{err}
+		return &commitError{err}
 	}
-	return s.now(), nil
+	return nil
 }
 
 // millis formats d for a PostgreSQL timeout setting; never "0", which
@@ -125,16 +124,10 @@ func (s *Store) lockSQL() string {
 	return q
 }
 
-// lockEvent reads the event's capacity in tx, its row locked as lockSQL
-// says, and returns how long it waited.
-func (s *Store) lockEvent(ctx context.Context, tx pgx.Tx, event string) (capacity int, waited time.Duration, err error) {
-	t0 := s.now()
-	err = tx.QueryRow(ctx, s.lockSQL(), event).Scan(&capacity)
-	waited = s.now().Sub(t0)
-	if err == nil && s.hooks.locked != nil {
-		s.hooks.locked(tx.Conn().PgConn().PID())
-	}
-	return capacity, waited, s.lockError(ctx, event, err)
+// lockEvent locks the event's row in tx as lockSQL says.
+func (s *Store) lockEvent(ctx context.Context, tx pgx.Tx, event string) error {
+	var capacity int
+	return s.lockError(ctx, event, tx.QueryRow(ctx, s.lockSQL(), event).Scan(&capacity))
 }
 
 // lockError turns the error of reading an event's row under lockSQL

@@ -212,3 +212,50 @@ func TestUnreachableDatabase(t *testing.T) {
 		t.Fatalf("Run after booker closed: %v", err)
 	}
 }
+
+// TestReopening: a store that could not be opened is tried again at most
+// once per period, each commit failing with the open's error until one
+// succeeds; an open that fails otherwise (errOpen) makes the seller exit.
+func TestReopening(t *testing.T) {
+	opened, err := ticket.Open(t.TempDir(), ticket.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opened.Create(context.Background(), "ev", 2); err != nil {
+		t.Fatal(err)
+	}
+	var next error = fmt.Errorf("%w: database down", ticket.ErrUnavailable)
+	opens := 0
+	r := &reopening{every: time.Hour, mode: ticket.Locked, open: func(context.Context) (store, error) {
+		opens++
+		if next != nil {
+			return nil, next
+		}
+		return opened, nil
+	}}
+	defer r.Close()
+	book := func() error {
+		_, _, err := r.BookGroup(context.Background(), "ev", []ticket.Request{{ID: "a", Buyer: "x"}}, nil)
+		return err
+	}
+	for range 3 {
+		if err := book(); !errors.Is(err, ticket.ErrUnavailable) {
+			t.Fatalf("database down: %v, want store unavailable", err)
+		}
+	}
+	if opens != 1 {
+		t.Fatalf("%d opens within one period, want 1", opens)
+	}
+	r.next = time.Time{} // the period is over
+	next = errors.New("schema too new")
+	if err := book(); !errors.Is(err, errOpen) {
+		t.Fatalf("open refused: %v, want errOpen", err)
+	}
+	next = nil
+	if err := book(); err != nil || opens != 3 {
+		t.Fatalf("database back: %v after %d opens", err, opens)
+	}
+	if err := book(); err != nil || opens != 3 {
+		t.Fatalf("once open: %v after %d opens, want no more", err, opens)
+	}
+}

@@ -105,8 +105,9 @@ func Private(t testing.TB) (dsn, dir string) {
 	return dsn, dir
 }
 
-// Restart restarts the cluster in dir (pg_ctl restart, as its owner), a
-// Private one, calling stopped while it is down.
+// Restart stops the cluster in dir, a Private one, calls stopped while it
+// is down, and starts it again with the options scripts/postgres.sh
+// starts it with (pg_ctl stop and start, as its owner).
 func Restart(t testing.TB, dir string, stopped func()) {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")

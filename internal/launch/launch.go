@@ -208,17 +208,12 @@ func (b *Booker) ready(ctx context.Context, deadline time.Time) bool {
 // PID is booker's process id.
 func (b *Booker) PID() int { return b.cmd.Process.Pid }
 
-// Err waits for booker to exit and returns how (nil for status 0).
-func (b *Booker) Err() error {
-	<-b.exited
-	return b.err
-}
-
 // Stop sends SIGTERM, SIGKILL after Options.StopTimeout, and returns
 // booker's exit error (nil for a clean exit). It may be called again.
 func (b *Booker) Stop() error {
 	b.stop()
-	return b.Err()
+	<-b.exited
+	return b.err
 }
 
 // Kill kills booker with SIGKILL at once and waits for it.

@@ -25,7 +25,8 @@ type eventSummary struct {
 
 // runInspect is `booker inspect [EVENT...]`: reads events from the data
 // directory as the store does (snapshot plus journal, without the lock,
-// so it works beside a running booker) and prints them as JSON.
+// so it works beside a running booker), or from the PostgreSQL store of
+// --store, and prints them as JSON.
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("booker inspect", pflag.ContinueOnError)
 	fs.SetOutput(stderr)

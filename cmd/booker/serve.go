@@ -98,7 +98,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n       booker soak [flags] [-- booker flags]\n       booker migrate --store DSN\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT] [--data-dir DIR]\n       booker inspect [--data-dir DIR | --store DSN] [--bookings] [EVENT...]\n       booker soak [flags] [-- booker flags]\n       booker migrate --store DSN\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -36,7 +37,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dir := fs.String("data-dir", "./data", "ticket files")
 	dsn := fs.String("store", "file", "the store: file (in --data-dir) or a PostgreSQL DSN")
 	bookings := fs.Bool("bookings", false, "list each event's live bookings too")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	events := fs.Args()

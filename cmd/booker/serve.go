@@ -51,16 +51,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return serve(ctx, cfg, stdout, stderr)
 }
 
-// parseFlags parses args into fs; help reports that --help was asked for
-// (and printed), so the command has nothing more to do.
-func parseFlags(fs *pflag.FlagSet, args []string) (help bool, err error) {
-	err = fs.Parse(args)
-	if errors.Is(err, pflag.ErrHelp) {
-		return true, nil
-	}
-	return false, err
-}
-
 // serveConfig is booker's command line.
 type serveConfig struct {
 	DataDir         string

@@ -12,29 +12,26 @@ var ErrExpired = errors.New("ipc: the client gave up before the commit")
 
 // codes is the one table between the errors a Result carries and their
 // codes on the wire, in the order they are matched (errors.Is): a more
-// specific error before one it wraps.
+// specific error before one it wraps. also is the sentinel that err's
+// errors always wrap as well (ticket.ErrTornRead's wrap
+// ticket.ErrCorrupt): a decoded error is both, as the error that was
+// sent.
 var codes = []struct {
 	code string
 	err  error
+	also error
 }{
-	{"sold_out", ticket.ErrSoldOut},
-	{"seat_taken", ticket.ErrSeatTaken},
-	{"cancelled", ticket.ErrCancelled},
-	{"key_reused", ticket.ErrKeyReused},
-	{"event_not_found", ticket.ErrNoEvent},
-	{"invalid", ticket.ErrInvalid},
-	{"lock_timeout", ticket.ErrLockTimeout},
-	{"torn_read", ticket.ErrTornRead},
-	{"corrupt", ticket.ErrCorrupt},
-	{"expired", ErrExpired},
-	{"unavailable", ticket.ErrUnavailable},
-}
-
-// wraps holds, for a sentinel of codes, the sentinel its errors always
-// wrap as well (ticket.ErrTornRead's wrap ticket.ErrCorrupt): a decoded
-// error is both, as the error that was sent.
-var wraps = map[error]error{
-	ticket.ErrTornRead: ticket.ErrCorrupt,
+	{"sold_out", ticket.ErrSoldOut, nil},
+	{"seat_taken", ticket.ErrSeatTaken, nil},
+	{"cancelled", ticket.ErrCancelled, nil},
+	{"key_reused", ticket.ErrKeyReused, nil},
+	{"event_not_found", ticket.ErrNoEvent, nil},
+	{"invalid", ticket.ErrInvalid, nil},
+	{"lock_timeout", ticket.ErrLockTimeout, nil},
+	{"torn_read", ticket.ErrTornRead, ticket.ErrCorrupt},
+	{"corrupt", ticket.ErrCorrupt, nil},
+	{"expired", ErrExpired, nil},
+	{"unavailable", ticket.ErrUnavailable, nil},
 }
 
 // codeOK is the code of a Result without an error; codeError of one
@@ -59,7 +56,7 @@ func encodeErr(err error) (code, message string) {
 
 // decodeErr returns the error a wire code and message stand for: one
 // that reads as the message and is, for errors.Is, the code's sentinel
-// and the one that sentinel wraps (wraps).
+// and the one that sentinel wraps (also).
 func decodeErr(code, message string) error {
 	if code == codeOK {
 		return nil
@@ -67,8 +64,8 @@ func decodeErr(code, message string) error {
 	for _, c := range codes {
 		if c.code == code {
 			errs := []error{c.err}
-			if w := wraps[c.err]; w != nil {
-				errs = append(errs, w)
+			if c.also != nil {
+				errs = append(errs, c.also)
 			}
 			return &wireError{msg: message, errs: errs}
 		}

@@ -116,10 +116,13 @@ func (s *Supervisor) runChild(sl *slot) error {
 	if err := <-done; err != nil {
 		return err
 	}
+	// Starting before the pid is recorded: the child's handshake waits
+	// for its pid (claim), so its Ready finds the slot Starting, never
+	// still in Backoff (where serveConn would leave it).
+	s.transition(sl, StateStarting)
 	s.mu.Lock()
 	sl.cmd, sl.pid, sl.startedAt, sl.killReason = cmd, cmd.Process.Pid, s.clock.now(), ""
 	s.mu.Unlock()
-	s.transition(sl, StateStarting)
 	out.setPID(cmd.Process.Pid)
 	return cmd.Wait()
 }

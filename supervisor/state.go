@@ -55,11 +55,7 @@ func (s *Supervisor) transition(sl *slot, to State, only ...State) {
 		s.mu.Unlock()
 		return
 	}
-	allowed := from == to
-	for _, st := range next[from] {
-		allowed = allowed || st == to
-	}
-	if !allowed {
+	if from != to && !slices.Contains(next[from], to) {
 		s.mu.Unlock()
 		panic(fmt.Sprintf("supervisor: slot %d cannot go from %s to %s", sl.id, from, to))
 	}

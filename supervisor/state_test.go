@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -52,4 +53,38 @@ func TestReadyAfterTheSlotMovedOn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// upObserver records the SellerUp calls.
+type upObserver struct {
+	nopObserver
+	ups []bool
+}
+
+func (o *upObserver) SellerUp(_ int, up bool) { o.ups = append(o.ups, up) }
+
+// TestTransition: a slot moves along the state machine, only from the
+// states given, tells the observer when it becomes or stops being
+// ready, and a change the machine does not allow panics.
+func TestTransition(t *testing.T) {
+	obs := &upObserver{}
+	s := New(Config{Sellers: 1, Observer: obs}, slog.New(slog.DiscardHandler))
+	sl := s.slots[0]
+	s.transition(sl, StateReady)
+	s.transition(sl, StateReady)                  // the same state: allowed, no news
+	s.transition(sl, StateStopped, StateStarting) // not from Ready: no change
+	if sl.state != StateReady {
+		t.Fatalf("slot is %s, want ready", sl.state)
+	}
+	s.transition(sl, StateBackoff)
+	s.transition(sl, StateStopped)
+	if sl.state != StateStopped || fmt.Sprint(obs.ups) != "[true false]" {
+		t.Fatalf("slot is %s, SellerUp %v; want stopped, [true false]", sl.state, obs.ups)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("stopped -> ready did not panic")
+		}
+	}()
+	s.transition(sl, StateReady)
 }

@@ -118,11 +118,12 @@ type Config struct {
 	// supervisor give up (OTP's restart intensity).
 	MaxRestarts   int
 	RestartWindow time.Duration
-	// MaxAttempts is how many sellers one request goes to at most (3):
-	// it goes to another when its seller dies holding it or cannot reach
-	// the store (ticket.ErrUnavailable). When the last one dies, Submit
-	// returns ErrSellersDied; when it cannot reach the store, its result
-	// stands.
+	// MaxAttempts is how many times one request is sent at most (3): it
+	// goes back on the retry queue, for whichever seller takes it first
+	// (after ErrUnavailable possibly the same one), when its seller dies
+	// holding it or cannot reach the store (ticket.ErrUnavailable). When
+	// the last one dies, Submit returns ErrSellersDied; when it cannot
+	// reach the store, its result stands.
 	MaxAttempts int
 	// Observer, if set, receives metrics events.
 	Observer Observer

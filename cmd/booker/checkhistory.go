@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -26,7 +27,7 @@ func runCheckHistory(ctx context.Context, args []string, stdout, stderr io.Write
 	html := fs.String("html", "", "write porcupine's HTML timeline here (of the first seat held twice, else of the sold count)")
 	timeout := fs.Duration("timeout", 30*time.Second, "search bound per partition (then: undecided)")
 	dataDir := fs.String("data-dir", "", "also hold every answer against the ticket files in this data dir: nothing lost, resurrected or doubled")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

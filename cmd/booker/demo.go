@@ -12,6 +12,7 @@ import (
 
 	"github.com/bookerhq/booker/demo"
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/load"
 )
 
@@ -35,7 +36,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	from := fs.String("from", "", "show the run kept in this --dir again (table, stories, report) instead of running")
 	verbose := fs.Bool("verbose", false, "show booker's logs")
 	report := fs.String("report", "reports/oversell-demo.html", "write the HTML report (timelines of the sellers' critical sections) here; empty: none")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *from != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
 )
@@ -25,7 +26,8 @@ type eventSummary struct {
 
 // runInspect is `booker inspect [EVENT...]`: reads events from the data
 // directory as the store does (snapshot plus journal, without the lock,
-// so it works beside a running booker) and prints them as JSON.
+// so it works beside a running booker), or from the PostgreSQL store of
+// --store, and prints them as JSON.
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("booker inspect", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,7 +37,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dir := fs.String("data-dir", "./data", "ticket files")
 	dsn := fs.String("store", "file", "the store: file (in --data-dir) or a PostgreSQL DSN")
 	bookings := fs.Bool("bookings", false, "list each event's live bookings too")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	events := fs.Args()

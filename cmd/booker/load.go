@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/load"
 )
 
@@ -25,7 +26,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of buyer names, keys and seats")
 	asJSON := fs.Bool("json", false, "print a machine-readable summary")
 	fs.BoolVar(&cfg.IncludeBookings, "bookings", false, "with --json: list every confirmation")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	var err error

@@ -1,6 +1,8 @@
 // Command booker is the ticket-booking service: a supervisor that forks
 // seller processes and serves the HTTP API. Subcommands: seller (run as a
-// seller process), load (a load generator).
+// seller process), load (a load generator), demo (race mode against
+// locked mode), check-history (check a recorded history), inspect (print
+// events), soak (load under kill -9) and migrate (the PostgreSQL schema).
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/pgstore"
 )
 
@@ -17,7 +18,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := pflag.NewFlagSet("booker migrate", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dsn := fs.String("store", "", "the PostgreSQL DSN (postgres://...)")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if !isDSN(*dsn) {

@@ -51,16 +51,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return serve(ctx, cfg, stdout, stderr)
 }
 
-// parseFlags parses args into fs; help reports that --help was asked for
-// (and printed), so the command has nothing more to do.
-func parseFlags(fs *pflag.FlagSet, args []string) (help bool, err error) {
-	err = fs.Parse(args)
-	if errors.Is(err, pflag.ErrHelp) {
-		return true, nil
-	}
-	return false, err
-}
-
 // serveConfig is booker's command line.
 type serveConfig struct {
 	DataDir         string
@@ -98,7 +88,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := pflag.NewFlagSet("booker", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT]\n       booker inspect [--data-dir DIR] [EVENT...]\n       booker soak [flags] [-- booker flags]\n       booker migrate --store DSN\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: booker [flags]\n       booker seller --socket PATH\n       booker load [flags]\n       booker demo [flags]\n       booker check-history FILE [--html OUT] [--data-dir DIR]\n       booker inspect [--data-dir DIR | --store DSN] [--bookings] [EVENT...]\n       booker soak [flags] [-- booker flags]\n       booker migrate --store DSN\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "ticket files; created if missing")
 	fs.StringVar(&c.Event, "event", "demo", "event created at start if it does not exist")

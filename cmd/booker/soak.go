@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/bookerhq/booker/internal/cli"
 	"github.com/bookerhq/booker/soak"
 )
 
@@ -28,7 +29,7 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&cfg.Clients, "clients", 16, "concurrent clients")
 	fs.IntVar(&cfg.Capacity, "capacity", 2000, "capacity of the event")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the clients' choices and of the kills")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := cli.ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	cfg.Args = fs.Args()

@@ -1,7 +1,7 @@
 // Package cli provides what booker's two commands (cmd/booker and
-// cmd/seller) share: the logger they set up, their version, and the
-// seller's command line, which both run (booker re-executes itself as a
-// seller when no seller binary lies beside it).
+// cmd/seller) share: the logger they set up, their flag parsing, their
+// version, and the seller's command line, which both run (booker
+// re-executes itself as a seller when no seller binary lies beside it).
 package cli
 
 import (
@@ -31,6 +31,16 @@ func NewLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: want text or json", format)
 }
 
+// ParseFlags parses args into fs; help reports that --help was asked for
+// (and printed), so the command has nothing more to do.
+func ParseFlags(fs *pflag.FlagSet, args []string) (help bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return true, nil
+	}
+	return false, err
+}
+
 // Version is the module version of the running binary ("devel" if none).
 func Version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -49,10 +59,7 @@ func RunSeller(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	socket := fs.String("socket", "data/booker.sock", "booker's Unix socket")
 	slot := fs.Int("slot", -1, "slot to claim (booker sets it; -1 joins as an extra seller)")
 	logFormat := fs.String("log-format", "text", "log format: text or json (booker starts its sellers with json, and logs each line as its own record)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
+	if help, err := ParseFlags(fs, args); help || err != nil {
 		return err
 	}
 	log, err := NewLogger(stderr, *logFormat)

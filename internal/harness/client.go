@@ -19,7 +19,8 @@ import (
 	"github.com/bookerhq/booker/ticket"
 )
 
-// Client is the HTTP client of the tests.
+// Client is the HTTP client of the tests: every request of the harness
+// goes through it, so a booker that stops answering fails a test in 30 s.
 var Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 
 // Answer is what one client was told.
@@ -102,7 +103,7 @@ func (b *Booker) Cancel(event, id string) int {
 // GetJSON decodes GET path into v and returns the status.
 func (b *Booker) GetJSON(path string, v any) int {
 	b.T.Helper()
-	resp, err := http.Get(b.URL + path)
+	resp, err := Client.Get(b.URL + path)
 	if err != nil {
 		b.T.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func (b *Booker) WaitRestarts(n int, d time.Duration) {
 // them; a histogram as name{labels}_count).
 func (b *Booker) Scrape() (string, map[string]float64) {
 	b.T.Helper()
-	resp, err := http.Get(b.URL + "/metrics")
+	resp, err := Client.Get(b.URL + "/metrics")
 	if err != nil {
 		b.T.Fatal(err)
 	}

@@ -169,16 +169,12 @@ func hasFlag(args []string, name string) bool {
 }
 
 // WaitReady polls /readyz until every seller is ready, d passes or ctx
-// ends.
+// ends; a poll that booker does not answer ends then too.
 func (b *Booker) WaitReady(ctx context.Context, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		resp, err := http.Get(b.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if b.ready(ctx, deadline) {
+			return nil
 		}
 		select {
 		case <-b.exited:
@@ -193,20 +189,31 @@ func (b *Booker) WaitReady(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// ready asks /readyz once, giving up at deadline or when ctx ends.
+func (b *Booker) ready(ctx context.Context, deadline time.Time) bool {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", b.URL+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
 // PID is booker's process id.
 func (b *Booker) PID() int { return b.cmd.Process.Pid }
-
-// Err waits for booker to exit and returns how (nil for status 0).
-func (b *Booker) Err() error {
-	<-b.exited
-	return b.err
-}
 
 // Stop sends SIGTERM, SIGKILL after Options.StopTimeout, and returns
 // booker's exit error (nil for a clean exit). It may be called again.
 func (b *Booker) Stop() error {
 	b.stop()
-	return b.Err()
+	<-b.exited
+	return b.err
 }
 
 // Kill kills booker with SIGKILL at once and waits for it.

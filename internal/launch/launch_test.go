@@ -3,6 +3,8 @@ package launch
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,5 +73,31 @@ func TestStartGivesUpOnSilentBooker(t *testing.T) {
 				t.Errorf("booker %d still exists after Start gave up (kill 0: %v)", n, err)
 			}
 		})
+	}
+}
+
+// TestWaitReadyGivesUpOnHungReadyz: a booker that accepts /readyz and
+// never answers must not hold WaitReady past d.
+func TestWaitReadyGivesUpOnHungReadyz(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	defer close(release)
+	b := &Booker{URL: srv.URL, exited: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- b.WaitReady(context.Background(), 200*time.Millisecond) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotReady) {
+			t.Fatalf("WaitReady: %v, want ErrNotReady", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitReady still waiting on a hung /readyz 5s after its 200ms")
 	}
 }

@@ -1,15 +1,11 @@
 package metrics
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/ipc"
@@ -88,16 +84,9 @@ func gauge(t *testing.T, m *Metrics, name string) float64 {
 
 func TestSellerMetricsLabelledBySlot(t *testing.T) {
 	m := New(ticket.Locked, "test")
-	// What a seller sends: its own Go and process collectors, rendered as
-	// text (seller.processMetrics), plus something that must not travel.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mfs, _ := reg.Gather()
-	var buf bytes.Buffer
-	for _, mf := range mfs {
-		expfmt.MetricFamilyToText(&buf, mf)
-	}
-	text := buf.String()
+	// What a seller sends (Process.Text, as the seller's heartbeat does),
+	// plus something that must not travel.
+	text := NewProcess().Text()
 	m.SellerMetrics(0, text+"# TYPE other_metric gauge\nother_metric 1\n")
 	m.SellerMetrics(1, "garbage {{{")
 	m.SellerMetrics(2, text)

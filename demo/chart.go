@@ -205,10 +205,7 @@ func barText(s *Section) string {
 		nums[i] = op.Booked
 	}
 	sort.Ints(nums)
-	seats := make([]string, len(nums))
-	for i, n := range nums {
-		seats[i] = fmt.Sprint(n)
-	}
+	seats := numbers(nums)
 	switch {
 	case len(seats) == 1:
 		return "seat " + seats[0]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bookerhq/booker/history"
@@ -162,6 +163,15 @@ func plainResult(r string) string {
 
 // ms formats a duration in nanoseconds as milliseconds.
 func ms(ns int64) string { return fmt.Sprintf("%.1f ms", float64(ns)/1e6) }
+
+// numbers formats seat numbers, in their order, for list.
+func numbers(nums []int) []string {
+	out := make([]string, len(nums))
+	for i, n := range nums {
+		out[i] = strconv.Itoa(n)
+	}
+	return out
+}
 
 // list joins up to n items as English ("a, b and c"), then "and k more".
 func list(items []string, n int) string {

@@ -61,7 +61,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, told Told) error {
 	g := newGrid(rows)
 	p.Heads, p.Table = g.heads, g.lines
 	for _, n := range g.whys {
-		p.Notes = append(p.Notes, fmt.Sprintf("Why not, in %s: %s.", n.mode, n.why))
+		p.Notes = append(p.Notes, capital(n.String())+".")
 	}
 	var specs []laneSpec
 	focus := map[string][]*Section{}

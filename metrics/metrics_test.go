@@ -9,6 +9,7 @@ import (
 
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -109,5 +110,23 @@ func TestSellerMetricsLabelledBySlot(t *testing.T) {
 	}
 	if got["0"] < 1 || got["2"] < 1 || len(got) != 2 {
 		t.Fatalf("seller goroutines by slot: %v", got)
+	}
+}
+
+// TestInitCreatesSeriesAtZero: an event's booking series and the slots'
+// restart series exist at 0 before the first booking or restart, so that
+// rate() and alerts see the first one.
+func TestInitCreatesSeriesAtZero(t *testing.T) {
+	m := New(ticket.Locked, "test")
+	m.EventCreated("ev")
+	m.InitSlots(2)
+	if n := testutil.CollectAndCount(m.bookings); n != len(Results) {
+		t.Errorf("%d booking series, want one per result (%d)", n, len(Results))
+	}
+	if n := testutil.CollectAndCount(m.restarts); n != 2*len(supervisor.RestartReasons) {
+		t.Errorf("%d restart series, want one per slot and reason (%d)", n, 2*len(supervisor.RestartReasons))
+	}
+	if v := testutil.ToFloat64(m.restarts.WithLabelValues("1", supervisor.RestartReasons[0])); v != 0 {
+		t.Errorf("restarts of slot 1 = %v, want 0", v)
 	}
 }

@@ -199,20 +199,13 @@ func sign(v float64) float64 {
 // barText is what a wide enough bar says: the seats it booked, or why it
 // booked nothing.
 func barText(s *Section) string {
-	var nums []int
-	reasons := map[string]bool{}
-	for _, op := range s.Ops {
-		if op.Result == "confirmed" && !op.Replayed {
-			nums = append(nums, op.Booked)
-		} else {
-			reasons[plainResult(op.Result)] = true
-		}
+	booked, reasons := s.decided()
+	nums := make([]int, len(booked))
+	for i, op := range booked {
+		nums[i] = op.Booked
 	}
 	sort.Ints(nums)
-	seats := make([]string, len(nums))
-	for i, n := range nums {
-		seats[i] = fmt.Sprint(n)
-	}
+	seats := numbers(nums)
 	switch {
 	case len(seats) == 1:
 		return "seat " + seats[0]

@@ -69,7 +69,8 @@ type Row struct {
 	Overlaps   int    `json:"overlapping_critical_sections"`
 	Linearizes bool   `json:"linearizable"`
 	// Missing are the ids of bookings confirmed to clients that the
-	// ticket file does not hold (with their seat) at the end of the run.
+	// ticket file does not hold (with their seat) at the end of the run,
+	// sorted.
 	Missing []string `json:"missing,omitempty"`
 }
 
@@ -142,24 +143,13 @@ func plural(n int, one, many string) string {
 }
 
 // missing returns the ids of the confirmations in ops that e does not
-// hold with their seat, in the order they were answered.
+// hold with their seat: history.CheckFiles's lost bookings, sorted.
 func missing(ops []history.Op, e *ticket.Event) []string {
-	seatOf := make(map[string]int, len(e.Bookings))
+	live := make(map[string]int, len(e.Bookings))
 	for _, b := range e.Bookings {
-		seatOf[b.ID] = b.Seat
+		live[b.ID] = b.Seat
 	}
-	var out []string
-	seen := map[string]bool{}
-	for _, op := range ops {
-		if op.Kind != "book" || op.Result != "confirmed" || seen[op.ID] {
-			continue
-		}
-		seen[op.ID] = true
-		if seatOf[op.ID] != op.Booked {
-			out = append(out, op.ID)
-		}
-	}
-	return out
+	return history.CheckFiles(ops, map[string]history.Holdings{e.ID: {Capacity: e.Capacity, Live: live}})[0].Lost
 }
 
 // runBooker runs booker in one mode under the workload and returns the

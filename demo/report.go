@@ -61,7 +61,7 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, told Told) error {
 	g := newGrid(rows)
 	p.Heads, p.Table = g.heads, g.lines
 	for _, n := range g.whys {
-		p.Notes = append(p.Notes, fmt.Sprintf("Why not, in %s: %s.", n.mode, n.why))
+		p.Notes = append(p.Notes, capital(n.String())+".")
 	}
 	var specs []laneSpec
 	focus := map[string][]*Section{}
@@ -70,12 +70,8 @@ func WriteReport(w io.Writer, cfg Config, rows []Row, told Told) error {
 		secs, set := tm.secs, tm.set
 		mst := modeStories{Mode: r.Mode, Title: modeTitle(r), Row: r, Set: set}
 		if n := len(set.MoreSeats); n > 0 {
-			seats := make([]string, n)
-			for i, s := range set.MoreSeats {
-				seats[i] = fmt.Sprint(s)
-			}
 			mst.MoreSeats = fmt.Sprintf("%d more %s to two buyers or more (not told here): %s %s.",
-				n, plural(n, "seat went", "seats went"), plural(n, "seat", "seats"), list(seats, 30))
+				n, plural(n, "seat went", "seats went"), plural(n, "seat", "seats"), list(numbers(set.MoreSeats), 30))
 		}
 		if n := set.MoreLost; n > 0 {
 			mst.MoreLost = fmt.Sprintf("%d more confirmed %s not in the ticket file (not told here).", n, plural(n, "booking is", "bookings are"))

@@ -186,10 +186,7 @@ func sortEvents(evs []event) {
 // seatStory tells one group of seats: every holder's read and write in
 // the order they happened.
 func (f facts) seatStory(g *seatGroup) story {
-	seats := make([]string, len(g.seats))
-	for i, s := range g.seats {
-		seats[i] = fmt.Sprint(s)
-	}
+	seats := numbers(g.seats)
 	what := "seat " + seats[0]
 	if len(seats) > 1 {
 		what = "seats " + list(seats, 8)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bookerhq/booker/history"
+	"github.com/bookerhq/booker/ticket"
 )
 
 const base = int64(1_800_000_000_000_000_000) // the run's first request
@@ -141,5 +142,24 @@ func TestSummaryFollowsNumbers(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
+	}
+}
+
+// TestMissing: the confirmations the ticket file does not hold on their
+// seat are missing; refusals and unknown outcomes are not.
+func TestMissing(t *testing.T) {
+	ops := []history.Op{
+		{Kind: "start", Event: "demo", Capacity: 4},
+		booked(0, 1, 2, "b-kept", "buyer-1", 1, false),
+		booked(1, 1, 3, "b-gone", "buyer-2", 2, false),
+		booked(2, 1, 4, "b-moved", "buyer-3", 3, false),
+		{Kind: "book", Call: base, Return: base + 5e6, Event: "demo", ID: "b-unknown", Result: history.Unknown, Seller: -1, Committer: -1},
+		{Kind: "book", Call: base, Return: base + 6e6, Event: "demo", ID: "b-refused", Result: "sold_out", Seller: -1, Committer: -1},
+	}
+	e := &ticket.Event{ID: "demo", Capacity: 4, Bookings: []ticket.Booking{
+		{ID: "b-kept", Seat: 1}, {ID: "b-moved", Seat: 4}, {ID: "b-unknown", Seat: 2},
+	}}
+	if got := missing(ops, e); !reflect.DeepEqual(got, []string{"b-gone", "b-moved"}) {
+		t.Errorf("missing %q, want b-gone and b-moved", got)
 	}
 }

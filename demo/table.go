@@ -60,6 +60,10 @@ type grid struct {
 // modeWhy is a reason cut from a cell, with the title of its row's mode.
 type modeWhy struct{ mode, why string }
 
+// String says the reason, for the notes under the table (the page
+// capitalises it and ends it with a period).
+func (n modeWhy) String() string { return fmt.Sprintf("why not, in %s: %s", n.mode, n.why) }
+
 // newGrid lays the rows out side by side.
 func newGrid(rows []Row) grid {
 	var g grid
@@ -115,7 +119,7 @@ func WriteTable(w io.Writer, rows []Row) error {
 		b.WriteString("\n")
 	}
 	for _, n := range g.whys {
-		b.WriteString(wrap(fmt.Sprintf("why not, in %s: %s", n.mode, n.why), 78, "  ", "  ") + "\n")
+		b.WriteString(wrap(n.String(), 78, "  ", "  ") + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bookerhq/booker/history"
@@ -41,6 +42,21 @@ func (s *Section) Wrote() bool {
 		}
 	}
 	return false
+}
+
+// decided splits the requests the section decided into the bookings it
+// made, in the order recorded, and the number it refused for each reason
+// (in plain words: plainResult).
+func (s *Section) decided() (booked []history.Op, refused map[string]int) {
+	refused = map[string]int{}
+	for _, op := range s.Ops {
+		if op.Result == "confirmed" && !op.Replayed {
+			booked = append(booked, op)
+		} else {
+			refused[plainResult(op.Result)]++
+		}
+	}
+	return booked, refused
 }
 
 // sections extracts the distinct critical sections of a history, sorted
@@ -110,17 +126,13 @@ func (s *Section) describe(t0 int64) string {
 		end = "done at" // it wrote nothing
 	}
 	fmt.Fprintf(&b, "seller %d: read at %s, %s %s (%.2f ms)", s.Slot, ms(s.Start-t0), end, ms(s.End-t0), float64(s.End-s.Start)/1e6)
-	var booked []string
-	refused := map[string]int{}
-	for _, op := range s.Ops {
-		if op.Result == "confirmed" && !op.Replayed {
-			booked = append(booked, fmt.Sprintf("seat %d for %s", op.Booked, op.Buyer))
-		} else {
-			refused[plainResult(op.Result)]++
-		}
-	}
+	booked, refused := s.decided()
 	if len(booked) > 0 {
-		b.WriteString("\nbooked " + list(booked, 12))
+		sold := make([]string, len(booked))
+		for i, op := range booked {
+			sold[i] = fmt.Sprintf("seat %d for %s", op.Booked, op.Buyer)
+		}
+		b.WriteString("\nbooked " + list(sold, 12))
 	}
 	reasons := make([]string, 0, len(refused))
 	for r, n := range refused {
@@ -151,6 +163,15 @@ func plainResult(r string) string {
 
 // ms formats a duration in nanoseconds as milliseconds.
 func ms(ns int64) string { return fmt.Sprintf("%.1f ms", float64(ns)/1e6) }
+
+// numbers formats seat numbers, in their order, for list.
+func numbers(nums []int) []string {
+	out := make([]string, len(nums))
+	for i, n := range nums {
+		out[i] = strconv.Itoa(n)
+	}
+	return out
+}
 
 // list joins up to n items as English ("a, b and c"), then "and k more".
 func list(items []string, n int) string {

@@ -157,8 +157,11 @@ func TestPageRace(t *testing.T) {
 		document.getElementById('seatmap').dispatchEvent(new MouseEvent('mousemove', {clientX: p.x, clientY: p.y, bubbles: true}));
 		return document.getElementById('tip').textContent;
 	})()`)
-	buyers := eval[string](t, ctx, `document.querySelector('#red-seats li[data-seat="`+first+`"]').dataset.buyers`)
-	for _, buyer := range strings.Split(buyers, ",") {
+	buyers := strings.Split(eval[string](t, ctx, `document.querySelector('#red-seats li[data-seat="`+first+`"]').dataset.buyers`), ",")
+	if len(buyers) < 2 || slices.Contains(buyers, "") {
+		t.Errorf("seat %s, held twice, listed with buyers %q, want two or more", first, buyers)
+	}
+	for _, buyer := range buyers {
 		if !strings.Contains(tip, buyer) {
 			t.Errorf("hovering seat %s shows %q, without its buyer %s", first, tip, buyer)
 		}

@@ -64,7 +64,7 @@ func New(mode ticket.Mode, version string) *Metrics {
 		mode: string(mode),
 		bookings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "booker_bookings_total",
-			Help: "Booking requests answered, by event and result (confirmed, sold_out, seat_taken, cancelled, invalid, overloaded, unavailable, timeout, client_closed, error).",
+			Help: "Booking requests answered, by event and result (" + strings.Join(Results, ", ") + ").",
 		}, []string{"event", "result"}),
 		oversold: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "booker_oversold_tickets",

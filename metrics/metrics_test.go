@@ -1,18 +1,15 @@
 package metrics
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/bookerhq/booker/audit"
 	"github.com/bookerhq/booker/ipc"
+	"github.com/bookerhq/booker/supervisor"
 	"github.com/bookerhq/booker/ticket"
 )
 
@@ -88,16 +85,9 @@ func gauge(t *testing.T, m *Metrics, name string) float64 {
 
 func TestSellerMetricsLabelledBySlot(t *testing.T) {
 	m := New(ticket.Locked, "test")
-	// What a seller sends: its own Go and process collectors, rendered as
-	// text (seller.processMetrics), plus something that must not travel.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mfs, _ := reg.Gather()
-	var buf bytes.Buffer
-	for _, mf := range mfs {
-		expfmt.MetricFamilyToText(&buf, mf)
-	}
-	text := buf.String()
+	// What a seller sends (Process.Text, as the seller's heartbeat does),
+	// plus something that must not travel.
+	text := NewProcess().Text()
 	m.SellerMetrics(0, text+"# TYPE other_metric gauge\nother_metric 1\n")
 	m.SellerMetrics(1, "garbage {{{")
 	m.SellerMetrics(2, text)
@@ -120,5 +110,23 @@ func TestSellerMetricsLabelledBySlot(t *testing.T) {
 	}
 	if got["0"] < 1 || got["2"] < 1 || len(got) != 2 {
 		t.Fatalf("seller goroutines by slot: %v", got)
+	}
+}
+
+// TestInitCreatesSeriesAtZero: an event's booking series and the slots'
+// restart series exist at 0 before the first booking or restart, so that
+// rate() and alerts see the first one.
+func TestInitCreatesSeriesAtZero(t *testing.T) {
+	m := New(ticket.Locked, "test")
+	m.EventCreated("ev")
+	m.InitSlots(2)
+	if n := testutil.CollectAndCount(m.bookings); n != len(Results) {
+		t.Errorf("%d booking series, want one per result (%d)", n, len(Results))
+	}
+	if n := testutil.CollectAndCount(m.restarts); n != 2*len(supervisor.RestartReasons) {
+		t.Errorf("%d restart series, want one per slot and reason (%d)", n, 2*len(supervisor.RestartReasons))
+	}
+	if v := testutil.ToFloat64(m.restarts.WithLabelValues("1", supervisor.RestartReasons[0])); v != 0 {
+		t.Errorf("restarts of slot 1 = %v, want 0", v)
 	}
 }

@@ -206,8 +206,26 @@ func TestQueueFullAnswers503(t *testing.T) {
 		t.Fatalf("%d of 40 requests refused: booker held fewer than its queue and one request", n)
 	}
 	held := 40 - len(overloaded)
-	// A flood while the queue is full: all refused at once (booker's RSS
-	// before and after is logged).
+	floodFullQueue(t, b)
+	syscall.Kill(seller, syscall.SIGCONT)
+	for i := 0; i < held; i++ {
+		if r := <-out; r.a.Status != 201 {
+			t.Fatalf("queued request after resume: %+v", r.a)
+		}
+	}
+	var worst time.Duration
+	for _, d := range overloaded {
+		worst = max(worst, d)
+	}
+	t.Logf("%d requests answered 503 while the queue was full; slowest answer %v", len(overloaded), worst)
+	b.Stop()
+}
+
+// floodFullQueue sends 5,000 bookings, 200 at a time, to a booker whose
+// queue is full: every one must be refused with 503 (booker's RSS before
+// and after is logged).
+func floodFullQueue(t *testing.T, b *harness.Booker) {
+	t.Helper()
 	before := rssKB(t, b.PID())
 	var wg sync.WaitGroup
 	var refused, other int64
@@ -234,18 +252,6 @@ func TestQueueFullAnswers503(t *testing.T) {
 		t.Fatalf("flood with a full queue: %d answers other than 503", other)
 	}
 	t.Logf("flood of %d requests with the queue full: all 503; booker RSS %d kB -> %d kB", refused, before, after)
-	syscall.Kill(seller, syscall.SIGCONT)
-	for i := 0; i < held; i++ {
-		if r := <-out; r.a.Status != 201 {
-			t.Fatalf("queued request after resume: %+v", r.a)
-		}
-	}
-	var worst time.Duration
-	for _, d := range overloaded {
-		worst = max(worst, d)
-	}
-	t.Logf("%d requests answered 503 while the queue was full; slowest answer %v", len(overloaded), worst)
-	b.Stop()
 }
 
 // TestDiskFullFailsCleanly runs booker on a tiny tmpfs: when the disk

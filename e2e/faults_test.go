@@ -44,14 +44,18 @@ func TestSellerCrashPoints(t *testing.T) {
 	}
 }
 
-// TestSIGSTOPSeller stops a seller (maybe holding the lock) under load:
-// others wait or time out cleanly (503/504, never a double booking), the
-// silent seller is killed after the heartbeat timeout, service resumes.
+// TestSIGSTOPSeller stops a seller (maybe holding the lock) for 2 s
+// under load, every seller taking the event's requests (shared
+// dispatch): the others wait or time out cleanly (503/504, never a
+// double booking), and service resumes. The load must still be running
+// when the seller is resumed, or the stop proved nothing.
 func TestSIGSTOPSeller(t *testing.T) {
 	dir := t.TempDir()
-	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "2000", "--lock-timeout", "1s", "--booking-timeout", "3s", "--max-restarts", "20")
+	b := harness.Start(t, harness.BinDir(t), dir, nil, "--tickets", "2000", "--lock-timeout", "1s", "--booking-timeout", "3s",
+		"--max-restarts", "20", "--dispatch", "shared")
 	victim := b.Sellers()[1].PID
 	var answers []harness.Answer
+	var loaded time.Time
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -59,14 +63,18 @@ func TestSIGSTOPSeller(t *testing.T) {
 		defer wg.Done()
 		a := b.Load("demo", 600, 16)
 		mu.Lock()
-		answers = a
+		answers, loaded = a, time.Now()
 		mu.Unlock()
 	}()
 	time.Sleep(100 * time.Millisecond)
 	syscall.Kill(victim, syscall.SIGSTOP)
 	time.Sleep(2 * time.Second)
+	resumed := time.Now()
 	syscall.Kill(victim, syscall.SIGCONT)
 	wg.Wait()
+	if loaded.Before(resumed) {
+		t.Fatalf("the load was over %v before the stopped seller resumed: the stop held up nothing", resumed.Sub(loaded))
+	}
 	v := harness.CheckInvariants(t, dir, answers)
 	for code := range v.ByStatus {
 		if code != 201 && code != 503 && code != 504 {
@@ -198,8 +206,26 @@ func TestQueueFullAnswers503(t *testing.T) {
 		t.Fatalf("%d of 40 requests refused: booker held fewer than its queue and one request", n)
 	}
 	held := 40 - len(overloaded)
-	// A flood while the queue is full: all refused at once (booker's RSS
-	// before and after is logged).
+	floodFullQueue(t, b)
+	syscall.Kill(seller, syscall.SIGCONT)
+	for i := 0; i < held; i++ {
+		if r := <-out; r.a.Status != 201 {
+			t.Fatalf("queued request after resume: %+v", r.a)
+		}
+	}
+	var worst time.Duration
+	for _, d := range overloaded {
+		worst = max(worst, d)
+	}
+	t.Logf("%d requests answered 503 while the queue was full; slowest answer %v", len(overloaded), worst)
+	b.Stop()
+}
+
+// floodFullQueue sends 5,000 bookings, 200 at a time, to a booker whose
+// queue is full: every one must be refused with 503 (booker's RSS before
+// and after is logged).
+func floodFullQueue(t *testing.T, b *harness.Booker) {
+	t.Helper()
 	before := rssKB(t, b.PID())
 	var wg sync.WaitGroup
 	var refused, other int64
@@ -226,18 +252,6 @@ func TestQueueFullAnswers503(t *testing.T) {
 		t.Fatalf("flood with a full queue: %d answers other than 503", other)
 	}
 	t.Logf("flood of %d requests with the queue full: all 503; booker RSS %d kB -> %d kB", refused, before, after)
-	syscall.Kill(seller, syscall.SIGCONT)
-	for i := 0; i < held; i++ {
-		if r := <-out; r.a.Status != 201 {
-			t.Fatalf("queued request after resume: %+v", r.a)
-		}
-	}
-	var worst time.Duration
-	for _, d := range overloaded {
-		worst = max(worst, d)
-	}
-	t.Logf("%d requests answered 503 while the queue was full; slowest answer %v", len(overloaded), worst)
-	b.Stop()
 }
 
 // TestDiskFullFailsCleanly runs booker on a tiny tmpfs: when the disk

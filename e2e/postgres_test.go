@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bookerhq/booker/internal/harness"
+	"github.com/bookerhq/booker/internal/pgscratch"
 	"github.com/bookerhq/booker/internal/pgtest"
 	"github.com/bookerhq/booker/pgstore"
 	"github.com/bookerhq/booker/ticket"
@@ -251,9 +252,13 @@ func TestPostgresHostKilled(t *testing.T) {
 // cut answers "unavailable", booker hands the request to another seller,
 // and it is booked once.
 func TestPostgresSellerConnectionsCut(t *testing.T) {
-	dsn := pgtest.Fresh(t)
+	// The database is shared with the other packages' tests, run at the
+	// same time: only this booker's connections (named by
+	// application_name) are cut.
+	app := fmt.Sprintf("booker-cut-%d", time.Now().UnixNano())
+	dsn := pgscratch.WithParam(pgtest.Fresh(t), "application_name", app)
 	b := hosts(t, 1, dsn, "--tickets", "100000", "--dispatch", "shared", "--sellers", "3")[0]
-	schema := dsn[strings.LastIndex(dsn, "search_path=")+len("search_path="):]
+	admin := pgtest.Admin(t)
 	stop, done := make(chan struct{}), make(chan struct{})
 	cut := 0
 	go func() {
@@ -262,12 +267,12 @@ func TestPostgresSellerConnectionsCut(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond):
 			}
-			// One connection in a transaction, other than ours.
-			tag, err := pgtest.Admin(t).Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-				WHERE pid = (SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()
-				AND state IN ('active', 'idle in transaction') AND backend_type = 'client backend' LIMIT 1)`)
+			// One of booker's connections in a transaction.
+			tag, err := admin.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE pid = (SELECT pid FROM pg_stat_activity WHERE application_name = $1
+				AND state IN ('active', 'idle in transaction') AND backend_type = 'client backend' LIMIT 1)`, app)
 			if err == nil {
 				cut += int(tag.RowsAffected())
 			}
@@ -277,7 +282,7 @@ func TestPostgresSellerConnectionsCut(t *testing.T) {
 	close(stop)
 	<-done
 	v := harness.Judge(answers, dbEvent(t, dsn, "demo"))
-	t.Logf("%d connections cut (schema %s): %+v", cut, filepath.Base(schema), v)
+	t.Logf("%d connections cut: %+v", cut, v)
 	if v.Lost != 0 || v.DoubleSeats != 0 || cut == 0 {
 		t.Fatalf("connections cut: %d; %+v", cut, v)
 	}

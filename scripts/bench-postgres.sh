@@ -42,8 +42,13 @@ need curl curl
 work=$(mktemp -d) pids=() pgdir=
 # This run's schemas are bench_<runid>_*; dropped at the end.
 runid=$$_$(date +%s)
-cleanup() {
+# stop_all stops the bookers and the peer started so far.
+stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_all
   if [ -n "$pgdir" ]; then
     scripts/postgres.sh --stop "$pgdir" || true
   elif [ -n "$dsn" ]; then
@@ -74,7 +79,7 @@ LUA
 
 # scratch: a DSN on a fresh schema of the database.
 scratch() {
-  local schema="bench_${runid}_$(date +%s%N)"
+  local schema; schema="bench_${runid}_$(date +%s%N)"
   psql -q "$dsn" -c "CREATE SCHEMA $schema" >/dev/null
   case "$dsn" in *\?*) echo "$dsn&search_path=$schema" ;; *) echo "$dsn?search_path=$schema" ;; esac
 }
@@ -101,10 +106,6 @@ start_booker() {
     sleep 0.1
   done
   wait_ready "$url" >&2
-}
-stop_all() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  pids=()
 }
 # drive CONNS URL...: wrk on each URL at once; prints "bookings/s p99ms"
 # (rates summed, the worst p99).

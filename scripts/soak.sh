@@ -13,7 +13,7 @@
 # given twice or ticket oversold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-schedules= kills= seed=1 rest=() extra=()
+schedules='' kills='' seed=1 rest=() extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --) shift; extra=("$@"); break ;;

@@ -39,7 +39,8 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	browser := harness.Chromium()
 	if browser == "" {
-		t.Skip("chromium not installed (apt-get install chromium, as .ci/run does): report not rendered")
+		harness.Missing(t, "chromium (apt-get install chromium)")
+		t.SkipNow()
 	}
 	report := filepath.Join(t.TempDir(), "report.html")
 	if err := os.WriteFile(report, buf.Bytes(), 0o644); err != nil {
@@ -136,9 +137,10 @@ func checkPage(t *testing.T, html string, rows []Row) {
 // services, and returns its output.
 func runBrowser(t *testing.T, browser string, args ...string) []byte {
 	t.Helper()
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--hide-scrollbars", "--user-data-dir=" + t.TempDir()}
+	flags := []string{"--user-data-dir=" + t.TempDir()}
+	for _, f := range harness.ChromiumFlags {
+		flags = append(flags, "--"+f)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, browser, append(flags, args...)...).Output()

@@ -60,11 +60,13 @@ func checkReportInBrowser(t *testing.T, report string) {
 	t.Helper()
 	browser := harness.Chromium()
 	if browser == "" {
-		t.Log("chromium not installed (apt-get install chromium, as .ci/run does): report not rendered")
+		harness.Missing(t, "chromium (apt-get install chromium)")
 		return
 	}
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir()}
+	flags := []string{"--user-data-dir=" + t.TempDir()}
+	for _, f := range harness.ChromiumFlags {
+		flags = append(flags, "--"+f)
+	}
 	dom, err := exec.Command(browser, append(flags, "--dump-dom", "file://"+report)...).Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)

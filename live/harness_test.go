@@ -75,7 +75,8 @@ func chromium(t *testing.T) string {
 	t.Helper()
 	p := harness.Chromium()
 	if p == "" {
-		t.Skip("chromium is not installed: skipping the live page's browser test (apt-get install chromium)")
+		harness.Missing(t, "chromium (apt-get install chromium)")
+		t.SkipNow()
 	}
 	return p
 }
@@ -86,15 +87,12 @@ func chromium(t *testing.T) string {
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.ExecPath(chromium(t)), chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 1000),
+	}
+	for _, f := range harness.ChromiumFlags {
+		opts = append(opts, chromedp.Flag(f, true))
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)

@@ -40,38 +40,17 @@ func newBatch(event string, capacity int, reqs []ticket.Request) *batch {
 		kind: make([]kind, n), seat: make([]int, n), dupOf: make([]int, n), soldOut: make([]bool, n), taken: map[int]bool{}}
 }
 
-// validate refuses requests outside the store's bounds, with ticket's
-// messages. A buyer holding a NUL byte is refused too: PostgreSQL text
-// cannot store it (the file store accepts it).
+// validate refuses requests outside the store's bounds, as ticket does
+// (ticket.CheckRequest). A buyer holding a NUL byte is refused too:
+// PostgreSQL text cannot store it (the file store accepts it).
 func (b *batch) validate() {
 	for i, r := range b.reqs {
-		var err error
-		switch {
-		case !ticket.ValidBookingID(r.ID):
-			err = fmt.Errorf("%w: booking id %q", ticket.ErrInvalid, r.ID)
-		case !ticket.ValidBuyer(r.Buyer) || strings.IndexByte(r.Buyer, 0) >= 0:
+		err := ticket.CheckRequest(r, b.capacity)
+		if err == nil && strings.IndexByte(r.Buyer, 0) >= 0 {
 			err = fmt.Errorf("%w: buyer must be 1..%d bytes of UTF-8 without NUL", ticket.ErrInvalid, ticket.MaxBuyer)
-		case r.Seat < 0 || r.Seat > b.capacity:
-			err = fmt.Errorf("%w: seat %d outside 1..%d", ticket.ErrInvalid, r.Seat, b.capacity)
-		case !validFingerprint(r.Fingerprint):
-			err = fmt.Errorf("%w: fingerprint %q", ticket.ErrInvalid, r.Fingerprint)
 		}
 		b.res[i].Err = err
 	}
-}
-
-// validFingerprint accepts what ticket does: empty, or up to 128
-// printable ASCII characters other than '"' and '\'.
-func validFingerprint(fp string) bool {
-	if len(fp) > 128 {
-		return false
-	}
-	for i := 0; i < len(fp); i++ {
-		if c := fp[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // resolve settles the requests whose id the database holds (a replay, a

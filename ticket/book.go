@@ -70,17 +70,28 @@ func (s *Store) BookGroup(ctx context.Context, event string, reqs []Request, mor
 	return results, c, nil
 }
 
-// book books one request into the state.
-func (st *state) book(r Request) Result {
+// CheckRequest refuses (ErrInvalid) a request outside a store's bounds
+// for an event of capacity seats: an invalid booking id or buyer, a seat
+// outside 0..capacity (0: any), a fingerprint that is not empty or up to
+// 128 characters needing no JSON escaping. Both stores check with it.
+func CheckRequest(r Request, capacity int) error {
 	switch {
 	case !ValidBookingID(r.ID):
-		return Result{Err: fmt.Errorf("%w: booking id %q", ErrInvalid, r.ID)}
+		return fmt.Errorf("%w: booking id %q", ErrInvalid, r.ID)
 	case !ValidBuyer(r.Buyer):
-		return Result{Err: fmt.Errorf("%w: buyer must be 1..%d bytes of UTF-8", ErrInvalid, MaxBuyer)}
-	case r.Seat < 0 || r.Seat > st.e.Capacity:
-		return Result{Err: fmt.Errorf("%w: seat %d outside 1..%d", ErrInvalid, r.Seat, st.e.Capacity)}
+		return fmt.Errorf("%w: buyer must be 1..%d bytes of UTF-8", ErrInvalid, MaxBuyer)
+	case r.Seat < 0 || r.Seat > capacity:
+		return fmt.Errorf("%w: seat %d outside 1..%d", ErrInvalid, r.Seat, capacity)
 	case !validFingerprint(r.Fingerprint):
-		return Result{Err: fmt.Errorf("%w: fingerprint %q", ErrInvalid, r.Fingerprint)}
+		return fmt.Errorf("%w: fingerprint %q", ErrInvalid, r.Fingerprint)
+	}
+	return nil
+}
+
+// book books one request into the state.
+func (st *state) book(r Request) Result {
+	if err := CheckRequest(r, st.e.Capacity); err != nil {
+		return Result{Err: err}
 	}
 	if st.cancelled[r.ID] {
 		return Result{Err: fmt.Errorf("%w: %s in %s", ErrCancelled, r.ID, st.e.ID)}

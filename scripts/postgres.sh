@@ -9,6 +9,8 @@
 #   scripts/postgres.sh                  # start; print the DSN and how to stop
 #   eval "$(scripts/postgres.sh --env)"  # start; export BOOKER_TEST_POSTGRES (and _DIR)
 #   scripts/postgres.sh --stop DIR       # stop the cluster in DIR and remove DIR
+#   scripts/postgres.sh --down DIR       # stop it and keep it (tests: the database away)
+#   scripts/postgres.sh --up DIR         # start it again
 #
 # Then: go test ./pgstore ./storetest   (the PostgreSQL tests run, not skip)
 set -euo pipefail
@@ -44,6 +46,18 @@ install() {
   [ -n "$(bindir)" ] || die "installed postgresql but found no /usr/lib/postgresql/*/bin/initdb"
 }
 
+# up starts the cluster in $1, on its socket only.
+up() {
+  as "$(bindir)/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -c unix_socket_directories='$1' -c max_connections=200" \
+    start >/dev/null || { cat "$1/server.log" >&2; die "pg_ctl start failed"; }
+}
+
+# down stops the cluster in $1 and keeps it.
+down() {
+  as "$(bindir)/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null || die "pg_ctl stop failed"
+}
+
 start() {
   install
   local bin dir
@@ -56,9 +70,7 @@ start() {
   as "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=reject \
     -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-  as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c max_connections=200" \
-    start >/dev/null || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
+  up "$dir"
   as "$bin/psql" -h "$dir" -U postgres -d postgres -qAt -c 'create database booker' >/dev/null ||
     die "create database failed (server log: $dir/server.log)"
   DIR=$dir
@@ -69,6 +81,10 @@ case "${1:-}" in
   --stop)
     [ -n "${2:-}" ] || die "usage: $0 --stop DIR"
     stop "$2"
+    ;;
+  --down|--up)
+    [ -n "${2:-}" ] && [ -d "$2/data" ] || die "usage: $0 $1 DIR (a cluster this script started)"
+    if [ "$1" = --down ]; then down "$2"; else up "$2"; fi
     ;;
   --env)
     start
@@ -85,7 +101,7 @@ case "${1:-}" in
     echo "  stop:  $0 --stop $DIR"
     ;;
   *)
-    sed -n '2,13p' "$0"
+    sed -n '2,15p' "$0"
     exit 2
     ;;
 esac

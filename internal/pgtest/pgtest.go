@@ -79,12 +79,7 @@ func Fresh(t testing.TB) string {
 func Private(t testing.TB) (dsn, dir string) {
 	t.Helper()
 	Admin(t)
-	_, self, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(self), "..", "..", "scripts", "postgres.sh")
-	out, err := exec.Command("bash", script, "--env").Output()
-	if err != nil {
-		t.Fatalf("scripts/postgres.sh --env: %v", err)
-	}
+	out := postgresSH(t, "--env")
 	for _, line := range strings.Split(string(out), "\n") {
 		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		switch v = strings.Trim(v, "'"); k {
@@ -97,42 +92,36 @@ func Private(t testing.TB) (dsn, dir string) {
 	if dsn == "" || dir == "" {
 		t.Fatalf("scripts/postgres.sh --env printed no DSN and dir: %q", out)
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("bash", script, "--stop", dir).CombinedOutput(); err != nil {
-			t.Errorf("scripts/postgres.sh --stop %s: %v\n%s", dir, err, out)
-		}
-	})
+	t.Cleanup(func() { postgresSH(t, "--stop", dir) })
 	return dsn, dir
 }
 
 // Restart stops the cluster in dir, a Private one, calls stopped while it
-// is down, and starts it again with the options scripts/postgres.sh
-// starts it with (pg_ctl stop and start, as its owner).
+// is down, and starts it again (scripts/postgres.sh --down and --up).
 func Restart(t testing.TB, dir string, stopped func()) {
 	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
-	if len(bins) == 0 {
-		t.Fatal("no /usr/lib/postgresql/*/bin/pg_ctl")
-	}
-	pgctl := bins[len(bins)-1]
-	run := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(pgctl, args...)
-		if os.Getuid() == 0 {
-			cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", pgctl}, args...)...)
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("pg_ctl %v: %v\n%s", args, err, out)
-		}
-	}
-	run("-D", filepath.Join(dir, "data"), "-m", "fast", "-w", "stop")
-	// Started again even if stopped fails the test: the later tests of
-	// the package need the cluster.
-	defer func() {
-		opts := "-c listen_addresses='' -c unix_socket_directories='" + dir + "' -c max_connections=200"
-		run("-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
-	}()
+	postgresSH(t, "--down", dir)
+	// Started again even if stopped fails the test: Private's cleanup
+	// and the test's own checks expect the cluster.
+	defer postgresSH(t, "--up", dir)
 	if stopped != nil {
 		stopped()
 	}
+}
+
+// postgresSH runs scripts/postgres.sh with args and returns its output;
+// it fails the test if the script fails.
+func postgresSH(t testing.TB, args ...string) []byte {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(self), "..", "..", "scripts", "postgres.sh")
+	out, err := exec.Command("bash", append([]string{script}, args...)...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("scripts/postgres.sh %v: %v\n%s", args, err, stderr)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -33,6 +34,11 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg.Args = fs.Args()
+	for _, a := range cfg.Args {
+		if a == "--store" || strings.HasPrefix(a, "--store=") {
+			return fmt.Errorf("soak checks every answer against the file store's files: booker's --store is not supported here")
+		}
+	}
 	if cfg.History == "" {
 		cfg.History = filepath.Join(cfg.DataDir, "clients.history.jsonl")
 	}
